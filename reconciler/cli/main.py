@@ -1,0 +1,17 @@
+"""The ``reconciler`` command group."""
+
+from __future__ import annotations
+
+import click
+
+from reconciler import __version__
+from reconciler.cli.emulator import emulator
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="reconciler")
+def main() -> None:
+    """Declarative plan/apply reconciler for SharePoint cross-tenant migrations (Microsoft Graph beta)."""
+
+
+main.add_command(emulator)
