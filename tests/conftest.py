@@ -54,8 +54,18 @@ def start_emulator(workdir: Path, *args: str, wait: float = 30.0) -> tuple[subpr
         conn_file.unlink()
     with (workdir / "emulator.log").open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "emulator", "serve", "--port", "0",
-             "--connection-file", str(conn_file), *args],
+            [
+                sys.executable,
+                "-m",
+                "reconciler",
+                "emulator",
+                "serve",
+                "--port",
+                "0",
+                "--connection-file",
+                str(conn_file),
+                *args,
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -126,21 +136,26 @@ class Emulator:
 
     def map_user(self, source_upn: str, target_upn: str | None = None) -> None:
         target_upn = target_upn or source_upn.split("@")[0] + "@" + self.target["domain"]
-        item = {"sourceOrganizationId": self.source["tenant_id"], "userType": "regularUser",
-                "sourceUserIdentity": {"userPrincipalName": source_upn},
-                "targetUserIdentity": {"userPrincipalName": target_upn},
-                "targetUserMigrationData": {"email": target_upn}}
+        item = {
+            "sourceOrganizationId": self.source["tenant_id"],
+            "userType": "regularUser",
+            "sourceUserIdentity": {"userPrincipalName": source_upn},
+            "targetUserIdentity": {"userPrincipalName": target_upn},
+            "targetUserMigrationData": {"email": target_upn},
+        }
         r = self.graph("PATCH", USER_MAPPINGS, "target", json={"@context": "#$delta", "value": [item]})
         assert r.status_code == 200, r.text
 
     def user_task(self, n: int = 1, **extra: Any) -> dict[str, Any]:
-        return {"parameters": {
-            "@odata.type": USER_PARAMS,
-            "targetOrganizationId": self.target["tenant_id"],
-            "sourceUserIdentity": {"userPrincipalName": f"user{n:03d}@{self.source['domain']}"},
-            "targetUserIdentity": {"userPrincipalName": f"user{n:03d}@{self.target['domain']}"},
-            **extra,
-        }}
+        return {
+            "parameters": {
+                "@odata.type": USER_PARAMS,
+                "targetOrganizationId": self.target["tenant_id"],
+                "sourceUserIdentity": {"userPrincipalName": f"user{n:03d}@{self.source['domain']}"},
+                "targetUserIdentity": {"userPrincipalName": f"user{n:03d}@{self.target['domain']}"},
+                **extra,
+            }
+        }
 
     def close(self) -> None:
         self.control_client.close()

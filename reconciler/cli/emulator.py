@@ -70,7 +70,7 @@ def emulator() -> None:
     "--token-lifetime",
     default=3599,
     show_default=True,
-    type=click.IntRange(60, 86400),
+    type=click.IntRange(1, 86400),
     help="Access token lifetime in seconds.",
 )
 @click.option(

@@ -278,7 +278,7 @@ class EmulatorApp:
         try:
             endpoint, response = self.graph.handle(request, claims)
         except GraphError as error:
-            endpoint = getattr(error, "endpoint", endpoint)
+            endpoint = error.endpoint
             response = Response(error.status, self._error_body(error, common), dict(error.headers))
         self.rt.count(endpoint, response.status)
         if decision.action == "drop_after":

@@ -14,6 +14,7 @@ class GraphError(Exception):
     code: str
     message: str
     headers: dict[str, str] = field(default_factory=dict)
+    endpoint: str = "unrouted"  # which route raised it, for the request counters
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"

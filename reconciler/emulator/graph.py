@@ -188,10 +188,14 @@ class GraphService:
     def handle(self, request: Request, claims: Claims) -> tuple[str, Response]:
         query = parse_query(request.query)
         route = self.route(request.method, request.path, query)
-        require_role(claims, route.write, self.rt.behaviour.manage_implies_read)
-        if route.write and request.body is None and route.endpoint != "tasks.cancel":
-            raise bad_request("The request body is missing.")
-        return route.endpoint, route.handler(request, claims, query)
+        try:
+            require_role(claims, route.write, self.rt.behaviour.manage_implies_read)
+            if route.write and request.body is None and route.endpoint != "tasks.cancel":
+                raise bad_request("The request body is missing.")
+            return route.endpoint, route.handler(request, claims, query)
+        except GraphError as error:
+            error.endpoint = route.endpoint
+            raise
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -82,7 +82,9 @@ def probe(connection_file: Path) -> Iterator[str]:
     for role, t in (("source", src), ("target", dst)):
         yield f"  msal: token for {role} tenant {t['name']} ({t['tenant_id']})"
     upn, target_upn = f"user001@{src['domain']}", f"user001@{dst['domain']}"
-    with httpx.Client(base_url=conn["graph_base_url"], verify=ssl.create_default_context(cafile=conn["ca_file"]), timeout=30) as client:
+    with httpx.Client(
+        base_url=conn["graph_base_url"], verify=ssl.create_default_context(cafile=conn["ca_file"]), timeout=30
+    ) as client:
         target_auth = {"Authorization": f"Bearer {tokens['target']}"}
         body = {
             "@context": "#$delta",

@@ -141,11 +141,12 @@ def restore(data: dict[str, Any], token_lifetime: int) -> Runtime:
     # The emulated clock keeps its lead over the wall clock across a restart and never moves backwards.
     saved_now = parse_time(data["clock"]["now"])
     offset = saved_now - parse_time(data["clock"].get("wall", data["clock"]["now"]))
-    clock_now = max(saved_now, datetime.now(UTC) + offset)
+    speed = float(data["clock"]["speed"])
+    clock_now = saved_now if speed == 0 else max(saved_now, datetime.now(UTC) + offset)
     rt = Runtime(
         seed=Seed.model_validate(data["seed"]),
         world=world,
-        clock=Clock(float(data["clock"]["speed"]), start=clock_now),
+        clock=Clock(speed, start=clock_now),
         behaviour=Behaviour.model_validate(data["behaviour"]),
         engine=EngineSettings.model_validate(data["engine"]),
         faults=FaultInjector(Faults.model_validate(data["faults"])),
@@ -164,7 +165,9 @@ def load(path: Path, token_lifetime: int) -> Runtime:
         raise StateFileError(f"{path}: cannot read the emulator state: {exc}") from exc
     try:
         return restore(data, token_lifetime)
-    except (KeyError, TypeError, ValueError) as exc:
+    except StateFileError as exc:
+        raise StateFileError(f"{path}: {exc}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateFileError(f"{path}: the emulator state is damaged or from another version: {exc!r}") from exc
 
 
