@@ -1,0 +1,40 @@
+"""Layer rules from DESIGN.md §4 that a refactor could silently break."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "reconciler"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_the_emulator_imports_nothing_else_from_reconciler() -> None:
+    offenders = {
+        f"{path.relative_to(PACKAGE)}: {name}"
+        for path in (PACKAGE / "emulator").rglob("*.py")
+        for name in _imports(path)
+        if name.startswith("reconciler") and not name.startswith("reconciler.emulator")
+    }
+    assert not offenders
+
+
+def test_the_library_never_imports_the_cli() -> None:
+    offenders = {
+        f"{path.relative_to(PACKAGE)}: {name}"
+        for path in PACKAGE.rglob("*.py")
+        if "cli" not in path.relative_to(PACKAGE).parts and path.name != "__main__.py"
+        for name in _imports(path)
+        if name.startswith("reconciler.cli")
+    }
+    assert not offenders
