@@ -15,7 +15,7 @@ from reconciler.emulator.auth import Claims, OAuthError
 from reconciler.emulator.batch import failed_dependency, parse_batch
 from reconciler.emulator.control import ControlApi
 from reconciler.emulator.errors import GraphError, envelope
-from reconciler.emulator.graph import GraphService, Request, Response, parse_json_body
+from reconciler.emulator.graph import GraphService, Request, Response, method_not_allowed, parse_json_body
 from reconciler.emulator.odata import decode_path
 from reconciler.emulator.runtime import Runtime
 
@@ -248,7 +248,7 @@ class EmulatorApp:
             if method != "POST":
                 await self._error(
                     send,
-                    GraphError(405, "methodNotAllowed", "Specified HTTP method is not allowed for the request uri."),
+                    method_not_allowed("POST"),
                     common,
                 )
                 return

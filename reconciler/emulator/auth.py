@@ -143,7 +143,7 @@ class TokenService:
         if tenant is None:
             raise OAuthError(
                 400,
-                "invalid_request",
+                "invalid_tenant",
                 90002,
                 f"Tenant '{tenant_ref}' not found. Check to make sure "
                 "you have the correct tenant ID and are signing into the correct cloud.",

@@ -49,6 +49,12 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def method_not_allowed(allowed: str) -> GraphError:
+    return GraphError(
+        405, "methodNotAllowed", "Specified HTTP method is not allowed for the request uri.", {"Allow": allowed}
+    )
+
+
 Handler = Callable[[Request, Claims, Query], Response]
 
 
@@ -95,7 +101,7 @@ class GraphService:
             raise bad_request("Resource not found for the segment 'migrations'.")
         segs = [parse_segment(s, query.aliases) for s in rest[3:]]
         if not segs:
-            raise GraphError(405, "methodNotAllowed", "Specified HTTP method is not allowed for the request uri.")
+            raise method_not_allowed("GET")
         head = segs[0]
         if head.lname == TASKS and not head.has_parens:
             return self._task_route(method, segs[1:], query)
@@ -107,7 +113,7 @@ class GraphService:
     @staticmethod
     def _method(method: str, allowed: str) -> None:
         if method != allowed:
-            raise GraphError(405, "methodNotAllowed", "Specified HTTP method is not allowed for the request uri.")
+            raise method_not_allowed(allowed)
 
     def _only_select(self, query: Query, paging: bool = False) -> None:
         allowed = {"$select"} | ({"$top", "$skiptoken"} if paging else set())
@@ -123,7 +129,7 @@ class GraphService:
             if method == "GET":
                 self._only_select(query, paging=True)
                 return Route("tasks.list", False, self._list_tasks)
-            self._method(method, "POST")
+            raise method_not_allowed("GET, POST")
         first = segs[0]
         fname = first.lname.removeprefix("microsoft.graph.")
         if first.has_parens and fname in FUNCTIONS:
@@ -136,11 +142,11 @@ class GraphService:
             self._only_select(query)
             key = first.params[pname]
             return Route(f"tasks.{CANONICAL[fname]}", False, lambda r, c, q: self._lookup_task(r, c, q, kind, key))
-        if first.has_parens and first.key is None:
+        if first.has_parens:  # not a known function: never read a positional argument as a task id
             raise bad_request(f"Resource not found for the segment '{first.name}'.")
         if first.name == "$count":
             raise GraphError(501, "notSupported", "$count is not supported on this collection.")
-        task_id = first.key if first.key is not None else first.name
+        task_id = first.name
         if len(segs) == 1:
             self._method(method, "GET")
             self._only_select(query)
@@ -181,7 +187,7 @@ class GraphService:
         if method == "GET":
             self._only_select(query, paging=True)
             return Route(f"{name}.list", False, lambda r, c, q: self._list_mappings(r, c, q, kind))
-        raise GraphError(405, "methodNotAllowed", "Specified HTTP method is not allowed for the request uri.")
+        raise method_not_allowed("GET, PATCH")
 
     # -- dispatch -------------------------------------------------------------------------------
 

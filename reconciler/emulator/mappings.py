@@ -123,6 +123,7 @@ def _check_item(kind: Kind, index: int, raw: Any) -> Item:
         raise missing_parameter(f"{path}.{kind.key_prop}.{kind.key_field}")
     ident = v.obj(ident, f"{path}.{kind.key_prop}")
     v.check_keys(ident, IDENTITY_KEYS[kind.name], f"{path}.{kind.key_prop}", "identity")
+    v.strings(ident, f"{path}.{kind.key_prop}")
     key = v.req_str(ident, kind.key_field, f"{path}.{kind.key_prop}.")
     key = check_key(kind, key, f"{path}.{kind.key_prop}.{kind.key_field}")
     if removed:
@@ -146,6 +147,7 @@ def _check_item(kind: Kind, index: int, raw: Any) -> Item:
     if target is not None:
         target = v.obj(target, f"{path}.{kind.target_prop}")
         v.check_keys(target, IDENTITY_KEYS[kind.name], f"{path}.{kind.target_prop}", "identity")
+        v.strings(target, f"{path}.{kind.target_prop}")
         tkey = v.req_str(target, kind.target_field, f"{path}.{kind.target_prop}.")
         if kind.name == "user":
             v.upn(tkey, f"{path}.{kind.target_prop}.{kind.target_field}")

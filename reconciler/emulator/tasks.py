@@ -150,6 +150,7 @@ def _resolve_target(world: World, source: Tenant, params: dict[str, Any]) -> Ten
 def _user_identity(value: Any, path: str) -> dict[str, Any]:
     ident = v.obj(value, path)
     v.check_keys(ident, USER_IDENTITY_KEYS, path, "userIdentity")
+    v.strings(ident, path)
     upn = v.opt_str(ident, "userPrincipalName", path + ".")
     oid = v.opt_str(ident, "id", path + ".")
     if upn is None and oid is None:
@@ -176,8 +177,16 @@ def _find_user(tenant: Tenant, ident: dict[str, Any], path: str, *, source: bool
     return user
 
 
+def _strip_annotations(value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: _strip_annotations(val) if isinstance(val, dict) else val
+        for k, val in value.items()
+        if not k.startswith("@odata.")
+    }
+
+
 def _echo_user_identity(ident: dict[str, Any], user: Any) -> dict[str, Any]:
-    out = dict(ident)
+    out = _strip_annotations(ident)
     # Example 3 of the docs: the service fills in the UPN when only the object id was sent.
     if "userPrincipalName" not in out or out["userPrincipalName"] is None:
         out["userPrincipalName"] = user.upn
@@ -187,6 +196,7 @@ def _echo_user_identity(ident: dict[str, Any], user: Any) -> dict[str, Any]:
 def _group_identity(value: Any, path: str) -> str:
     ident = v.obj(value, path)
     v.check_keys(ident, GROUP_IDENTITY_KEYS, path, "groupIdentity")
+    v.strings(ident, path)
     nick = v.req_str(ident, "mailNickname", path + ".")
     return v.nickname(nick, f"{path}.mailNickname")
 
@@ -266,10 +276,10 @@ def check_create(world: World, source: Tenant, body: Any, behaviour: Behaviour) 
                 f"The value '{code}' of 'parameters.targetDataLocationCode' is not a data location "
                 "of the target organization."
             )
-    echoed = dict(params)
+    # Client @odata.* annotations are accepted and ignored: only parameters.@odata.type is echoed.
+    echoed = {"@odata.type": NS + TYPE_BY_KIND[kind], **_strip_annotations(params)}
     if "targetDataLocationCode" in params and params["targetDataLocationCode"] is None:
         echoed["targetDataLocationCode"] = target.data_location  # docs example 3: null resolved
-    echoed["@odata.type"] = NS + TYPE_BY_KIND[kind]
 
     if kind == "user":
         user = _find_user(source, src_ident, "parameters.sourceUserIdentity", source=True)

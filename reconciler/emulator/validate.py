@@ -44,6 +44,13 @@ def check_keys(value: dict[str, Any], allowed: frozenset[str], path: str, type_n
         raise bad_request(f"The property '{key}' does not exist on type 'microsoft.graph.{type_name}' ({where}).")
 
 
+def strings(value: dict[str, Any], path: str) -> None:
+    """Every non-annotation member of an identity object must be a string or null."""
+    for key, got in value.items():
+        if not key.startswith("@odata.") and got is not None and not isinstance(got, str):
+            raise bad_request(f"The property '{path}.{key}' must be a string.")
+
+
 def opt_str(value: dict[str, Any], key: str, path: str) -> str | None:
     if key not in value or value[key] is None:
         return None
@@ -91,7 +98,7 @@ def timestamp(value: Any, path: str) -> datetime | None:
         raise bad_request(f"The property '{path}' must be a DateTimeOffset string.")
     try:
         return parse_time(value)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise GraphError(
             400, "BadRequest", f"The value '{value}' of '{path}' is not a valid ISO 8601 DateTimeOffset."
         ) from exc
