@@ -31,48 +31,58 @@ COMMON_CHECKS = [
 ]
 
 
+def _exercise(
+    emu: Emulator,
+    operation: Any,
+    mode: GenerationMode,
+    active: list[Any],
+    session: requests.Session,
+    failures: Counter[str],
+    statuses: Counter[int],
+) -> None:
+    headers = emu.auth("source")
+
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def exercise(case: Any) -> None:
+        response = case.call(
+            base_url=emu.conn["graph_base_url"], session=session, headers=headers, verify=emu.conn["ca_file"]
+        )
+        statuses[response.status_code] += 1
+        try:
+            case.validate_response(response, checks=active, headers=headers)
+        except (Failure, FailureGroup) as exc:  # a check failed: collect it, keep exploring
+            for failure in getattr(exc, "exceptions", [exc]):
+                title = getattr(failure, "title", type(failure).__name__)
+                failures[f"{operation.label}: [{response.status_code}] {title}"] += 1
+
+    exercise()
+
+
 def _run(
     emu: Emulator, mode: GenerationMode, extra: list[Any], lists_on: bool = True
 ) -> tuple[Counter[str], Counter[int]]:
     schema = schemathesis.openapi.from_path(str(SPEC))
     session = requests.Session()
-    session.verify = emu.conn["ca_file"]
     session.trust_env = False  # no proxy or CA-bundle overrides from the environment: loopback, our CA
-    headers = emu.auth("source")
     failures: Counter[str] = Counter()
     statuses: Counter[int] = Counter()
     try:
         for result in schema.get_all_operations():
             operation = result.ok()
-            label = operation.label
             undocumented = "undocumented" in operation.definition.raw.get("tags", [])
             # With the list endpoints off, their documented answer is 501 notSupported: a 5xx by design.
             active = [
                 c for c in COMMON_CHECKS + extra if lists_on or not undocumented or c is not checks.not_a_server_error
             ]
-
-            @settings(
-                max_examples=EXAMPLES_PER_OPERATION,
-                deadline=None,
-                database=None,
-                derandomize=True,
-                suppress_health_check=list(HealthCheck),
-                phases=[Phase.explicit, Phase.generate],
-            )
-            @given(case=operation.as_strategy(generation_mode=mode))
-            def exercise(case: Any) -> None:
-                response = case.call(
-                    base_url=emu.conn["graph_base_url"], session=session, headers=headers, verify=emu.conn["ca_file"]
-                )
-                statuses[response.status_code] += 1
-                try:
-                    case.validate_response(response, checks=active, headers=headers)
-                except (Failure, FailureGroup) as exc:  # a check failed: collect it, keep exploring
-                    for failure in getattr(exc, "exceptions", [exc]):
-                        title = getattr(failure, "title", type(failure).__name__)
-                        failures[f"{label}: [{response.status_code}] {title}"] += 1
-
-            exercise()
+            _exercise(emu, operation, mode, active, session, failures, statuses)
     finally:
         session.close()
     return failures, statuses
