@@ -319,17 +319,19 @@ def create(
     world: World, source: Tenant, body: Any, now: datetime, behaviour: Behaviour, engine: EngineSettings
 ) -> dict[str, Any]:
     new = check_create(world, source, body, behaviour)
-    if new.validate_only:
-        return {"status": "completed", "parameters": new.parameters}
     existing = latest_task(source, new.kind, new.source_key)
     if existing is not None and behaviour.duplicate_create != "allow":
         status = snapshot(existing, now).status
         if status in ACTIVE:
-            if behaviour.duplicate_create == "upsert":
+            if behaviour.duplicate_create == "upsert" and not new.validate_only:
                 return task_json(existing, now)
-            raise conflict(
-                f"A migration task {existing.id} already exists for source {new.source_key} with status {status}."
-            )
+            if behaviour.duplicate_create == "conflict":
+                # A pre-flight says what the real create would answer, so it reports the conflict too.
+                raise conflict(
+                    f"A migration task {existing.id} already exists for source {new.source_key} with status {status}."
+                )
+    if new.validate_only:
+        return {"status": "completed", "parameters": new.parameters}
     task_id = str(uuid.uuid4())
     jitter = engine.duration_jitter * (2 * _fraction(task_id, "duration") - 1)
     start_at = now + timedelta(seconds=engine.queue_delay_seconds)

@@ -200,3 +200,14 @@ def test_force_moves_a_task_now(frozen: Emulator) -> None:
     )
     assert forced["status"] == "failed"
     assert _get(frozen, task["id"])["error"]["message"] == "forced"
+
+
+def test_validate_only_reports_the_conflict_a_real_create_would_meet(frozen: Emulator) -> None:
+    _start_user_task(frozen, 22)
+    r = frozen.graph("POST", TASKS, json=frozen.user_task(22, validateOnly=True))
+    assert r.status_code == 409
+    frozen.control("PATCH", "/behaviour", {"duplicate_create": "allow"})
+    r = frozen.graph("POST", TASKS, json=frozen.user_task(22, validateOnly=True))
+    assert r.status_code == 200
+    assert "id" not in r.json()
+    assert len(frozen.control("GET", "/tasks")["tasks"]) == 1
