@@ -116,3 +116,20 @@ def test_probe_reports_ok(emulator_process: dict[str, str], tmp_path: Path) -> N
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("emulator OK")
     assert "validateOnly): 200, status completed" in out.stdout
+
+
+def test_control_key_is_required_when_set(tmp_path: Path) -> None:
+    import httpx
+
+    from tests.conftest import tls
+
+    proc, conn = start_emulator(tmp_path, "--control-key", "s3cret")
+    try:
+        with httpx.Client(base_url=conn["control_url"], verify=tls(conn["ca_file"])) as client:
+            denied = client.get("/health")
+            assert denied.status_code == 401
+            assert denied.json()["error"]["code"] == "emulatorControl"
+            assert client.get("/health", headers={"X-Emulator-Key": "wrong"}).status_code == 401
+            assert client.get("/health", headers={"X-Emulator-Key": "s3cret"}).status_code == 200
+    finally:
+        stop_emulator(proc)
