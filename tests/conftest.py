@@ -40,7 +40,8 @@ class MsalHttp:
 
     def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None, **kw: Any) -> httpx.Response:
         if isinstance(data, dict):
-            return self._client.post(url, params=params, data=data, headers=headers)
+            form = {k: v.decode("ascii") if isinstance(v, bytes) else v for k, v in data.items()}
+            return self._client.post(url, params=params, data=form, headers=headers)
         return self._client.post(url, params=params, content=data, headers=headers)
 
     def close(self) -> None:

@@ -35,7 +35,11 @@ class _MsalHttp:
         self, url: str, params: Any = None, data: Any = None, headers: Any = None, **kwargs: Any
     ) -> httpx.Response:
         content = data if isinstance(data, str | bytes) else None
-        form = data if isinstance(data, dict) else None
+        form = (
+            {k: v.decode("ascii") if isinstance(v, bytes) else v for k, v in data.items()}
+            if isinstance(data, dict)
+            else None
+        )
         return self._client.post(
             url, params=params, data=form, content=content, headers=headers, timeout=kwargs.get("timeout", 30)
         )

@@ -1,0 +1,189 @@
+"""Async HTTP to Graph: pooled connections per tenant, request ids, retries under the shared scheduler.
+
+Idempotent requests (GET, the mapping delta PATCH) are retried on throttling, 5xx and network
+failures. A non-idempotent request (a task POST) is re-sent only when the service has provably not
+acted on it (connection never made, 429, 503); after any other failure it raises
+``AmbiguousWriteError`` and the caller resolves it by reading the task back by its source key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from reconciler.graph.auth import GraphAuth, TokenProvider, ssl_context
+from reconciler.graph.config import GraphSettings, TenantConnection
+from reconciler.graph.errors import (
+    AmbiguousWriteError,
+    DeadlineExceeded,
+    GraphError,
+    Throttled,
+    TransportError,
+    error_for,
+)
+from reconciler.graph.retry import REFUSED_STATUSES, RETRYABLE_STATUSES, Backoff, parse_retry_after
+from reconciler.graph.scheduler import Scheduler
+
+# Exceptions raised before a single byte of the request reached the server.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass
+class GraphResponse:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    request_id: str | None = None
+
+
+def _decode(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return {"error": {"code": "nonJsonResponse", "message": response.text[:300]}}
+
+
+class Channel:
+    """One tenant: its connection pool, its token provider, its base URL."""
+
+    def __init__(self, connection: TenantConnection, settings: GraphSettings, provider: TokenProvider | None) -> None:
+        self.connection = connection
+        self.provider = provider or TokenProvider(connection)
+        self.auth = GraphAuth(self.provider)
+        limits = httpx.Limits(
+            max_connections=settings.max_concurrency * 2, max_keepalive_connections=settings.max_concurrency
+        )
+        timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+        self.client = httpx.AsyncClient(verify=ssl_context(connection.ca_file), limits=limits, timeout=timeout)
+
+    @property
+    def role(self) -> str:
+        return self.connection.role
+
+    def url(self, path: str) -> str:
+        return self.connection.graph_base_url + path
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        self.provider.close()
+
+
+class GraphTransport:
+    def __init__(
+        self,
+        connections: list[TenantConnection],
+        settings: GraphSettings | None = None,
+        providers: dict[str, TokenProvider] | None = None,
+    ) -> None:
+        self.settings = settings or GraphSettings()
+        self.scheduler = Scheduler(self.settings.max_concurrency, self.settings.min_concurrency, self.settings.deadline)
+        self.backoff = Backoff(self.settings.backoff_base, self.settings.backoff_cap)
+        self.channels = {c.role: Channel(c, self.settings, (providers or {}).get(c.role)) for c in connections}
+        self.stats: dict[str, int] = {"requests": 0, "retries": 0, "throttled": 0, "batches": 0}
+
+    async def aclose(self) -> None:
+        for channel in self.channels.values():
+            await channel.aclose()
+
+    async def request(
+        self,
+        role: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        idempotent: bool = True,
+        accept: tuple[int, ...] = (),
+    ) -> GraphResponse:
+        """Send one request with retries; error statuses raise typed errors unless listed in ``accept``."""
+        channel = self.channels[role]
+        what = f"{method} {path}"
+        attempt = 0
+        last_throttle: GraphResponse | None = None
+        while True:
+            attempt += 1
+            client_request_id = str(uuid.uuid4())
+            headers = {"client-request-id": client_request_id, "Accept": "application/json"}
+            content = None
+            if json is not None:
+                content = orjson.dumps(json)
+                headers["Content-Type"] = "application/json"
+            try:
+                async with self.scheduler.slot(what):
+                    self.stats["requests"] += 1
+                    response = await channel.client.request(
+                        method, channel.url(path), content=content, headers=headers, auth=channel.auth
+                    )
+            except DeadlineExceeded:
+                raise self._deadline_error(method, path, last_throttle) from None
+            except httpx.TransportError as exc:
+                reached = not isinstance(exc, _NOT_SENT)
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if reached and not idempotent:
+                    raise AmbiguousWriteError(
+                        f"the connection failed after the request was sent ({reason}); it may or may not have "
+                        "been carried out, so it is not re-sent: look the task up by its source key",
+                        method=method,
+                        path=path,
+                        client_request_id=client_request_id,
+                    ) from exc
+                if attempt >= self.settings.max_attempts:
+                    raise TransportError(
+                        f"network failure after {attempt} attempts ({reason})", method=method, path=path
+                    ) from exc
+                await self._pause(self.backoff.delay(attempt), method, path, last_throttle)
+                continue
+            status = response.status_code
+            request_id = response.headers.get("request-id")
+            if status in RETRYABLE_STATUSES or (status >= 500 and status != 501):
+                body = _decode(response)
+                if not idempotent and status not in REFUSED_STATUSES:
+                    raise AmbiguousWriteError(
+                        f"the service answered {status} after receiving the request; it may or may not have been "
+                        "carried out, so it is not re-sent: look the task up by its source key",
+                        method=method,
+                        path=path,
+                        status=status,
+                        request_id=request_id,
+                        client_request_id=client_request_id,
+                    )
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if status in RETRYABLE_STATUSES:
+                    self.scheduler.throttled(retry_after)
+                    self.stats["throttled"] += 1
+                    last_throttle = GraphResponse(status, body, dict(response.headers), request_id)
+                if attempt >= self.settings.max_attempts:
+                    raise error_for(method, path, status, body, request_id, client_request_id)
+                self.stats["retries"] += 1
+                wait = retry_after if retry_after is not None else self.backoff.delay(attempt)
+                await self._pause(wait, method, path, last_throttle)
+                continue
+            self.scheduler.succeeded()
+            body = _decode(response)
+            if status >= 400 and status not in accept:
+                raise error_for(method, path, status, body, request_id, client_request_id)
+            return GraphResponse(status, body, dict(response.headers), request_id)
+
+    async def _pause(self, seconds: float, method: str, path: str, last_throttle: GraphResponse | None) -> None:
+        try:
+            await self.scheduler.sleep(seconds, f"{method} {path}")
+        except DeadlineExceeded:
+            raise self._deadline_error(method, path, last_throttle) from None
+
+    @staticmethod
+    def _deadline_error(method: str, path: str, last_throttle: GraphResponse | None) -> GraphError:
+        if last_throttle is not None:
+            return Throttled(
+                "still throttled when the run's deadline passed",
+                method=method,
+                path=path,
+                status=last_throttle.status,
+                request_id=last_throttle.request_id,
+            )
+        return DeadlineExceeded("the run's deadline passed", method=method, path=path)

@@ -1,0 +1,136 @@
+"""Tokens per tenant with msal: secrets and certificates, refresh across expiry, 401 recovery, no leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from pydantic import SecretStr
+
+from reconciler.graph import auth
+from reconciler.graph.auth import TokenProvider
+from reconciler.graph.config import Certificate, ClientSecret
+from reconciler.graph.errors import AuthenticationError
+from tests.conftest import Emulator, start_emulator, stop_emulator
+from tests.graph.conftest import client, connection, run
+
+
+def test_each_tenant_gets_its_own_token(emu: Emulator) -> None:
+    source = TokenProvider(connection(emu.conn, "source"))
+    target = TokenProvider(connection(emu.conn, "target"))
+    try:
+        tids = {jwt.decode(p.token_sync(), options={"verify_signature": False})["tid"] for p in (source, target)}
+    finally:
+        source.close()
+        target.close()
+    assert tids == {emu.source["tenant_id"], emu.target["tenant_id"]}
+
+
+def test_tokens_are_renewed_before_they_expire(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "REFRESH_MARGIN", 1.0)
+    proc, conn = start_emulator(tmp_path, "--token-lifetime", "2")
+    try:
+        provider = TokenProvider(connection(conn, "target"))
+
+        async def main() -> None:
+            async with client(conn) as graph:
+                graph.transport.channels["target"].auth.provider = provider
+                assert await graph.get_user_mapping("user001@contoso.onmicrosoft.com") is None
+                first = provider.acquisitions
+                await asyncio.sleep(1.5)  # now less than REFRESH_MARGIN of the 2 s lifetime is left
+                assert await graph.get_user_mapping("user001@contoso.onmicrosoft.com") is None
+                assert provider.acquisitions == first + 1
+
+        run(main())
+        provider.close()
+    finally:
+        stop_emulator(proc)
+
+
+def test_a_rejected_token_is_renewed_once_and_the_request_resent(emu: Emulator) -> None:
+    async def main() -> None:
+        async with client(emu) as graph:
+            provider = graph.transport.channels["target"].provider
+            provider.token_sync()
+            before = provider.acquisitions
+            provider._token = "not-a-token"  # as if the service had revoked it
+            assert await graph.get_user_mapping(f"user001@{emu.source['domain']}") is None
+            assert provider.acquisitions == before + 1
+
+    run(main())
+
+
+def _certificate_pem(tmp_path: Path) -> tuple[Path, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "reconciler")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    path = tmp_path / "app.pem"
+    path.write_text(key_pem + cert_pem)
+    return path, cert_pem
+
+
+def test_certificate_credential_from_a_pem_file(emu: Emulator, tmp_path: Path) -> None:
+    path, cert_pem = _certificate_pem(tmp_path)
+    emu.control("POST", f"/tenants/contoso/apps/{emu.source['client_id']}/certificates", {"certificate_pem": cert_pem})
+    conn = connection(emu.conn, "source", credential=Certificate(emu.source["client_id"], path))
+    provider = TokenProvider(conn)
+    try:
+        claims = jwt.decode(provider.token_sync(), options={"verify_signature": False})
+    finally:
+        provider.close()
+    assert claims["tid"] == emu.source["tenant_id"]
+
+
+def test_a_wrong_secret_is_an_authentication_error_that_leaks_nothing(emu: Emulator) -> None:
+    secret = "definitely-wrong-secret-value"
+    conn = connection(emu.conn, "target", credential=ClientSecret(emu.target["client_id"], SecretStr(secret)))
+    provider = TokenProvider(conn)
+    try:
+        with pytest.raises(AuthenticationError) as info:
+            provider.token_sync()
+    finally:
+        provider.close()
+    text = str(info.value) + repr(info.value)
+    assert "invalid_client" in text
+    assert "AADSTS7000215" in text
+    assert secret not in text
+    assert secret not in repr(conn)
+    assert emu.target["client_secret"] not in repr(connection(emu.conn, "target"))
+
+
+def test_the_persistent_token_cache_is_private(emu: Emulator, tmp_path: Path) -> None:
+    cache = tmp_path / "cache" / "tokens.json"
+    provider = TokenProvider(connection(emu.conn, "source", token_cache_file=cache))
+    try:
+        token = provider.token_sync()
+    finally:
+        provider.close()
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    # A new provider (a new run) is served from the file without asking the authority.
+    again = TokenProvider(connection(emu.conn, "source", token_cache_file=cache))
+    try:
+        assert again.token_sync() == token
+    finally:
+        again.close()
