@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from reconciler.emulator.auth import Claims, OAuthError
+from reconciler.emulator.auth import Claims, ManagedIdentityError, OAuthError
 from reconciler.emulator.batch import InnerRequest, failed_dependency, parse_batch
 from reconciler.emulator.control import ControlApi
 from reconciler.emulator.errors import GraphError, envelope
@@ -93,7 +93,7 @@ class EmulatorApp:
             elif first in ("beta", "v1.0"):
                 await self._graph(send, method, path, query, headers, body, base_url, common)
             else:
-                await self._authority(send, method, path, headers, body, base_url, common)
+                await self._authority(send, method, path, query, headers, body, base_url, common)
         except Dropped:
             await self._drop(send)
 
@@ -168,6 +168,7 @@ class EmulatorApp:
         send: Send,
         method: str,
         path: str,
+        query: str,
         headers: dict[str, str],
         body: bytes,
         base_url: str,
@@ -179,8 +180,10 @@ class EmulatorApp:
         if not parts or rest not in (
             "v2.0/.well-known/openid-configuration",
             "oauth2/v2.0/token",
+            "oauth2/v2.0/devicecode",
             "discovery/v2.0/keys",
             "discovery/keys",
+            "msi/token",
         ):
             await self._error(send, GraphError(404, "itemNotFound", f"No resource at {path}."), common)
             return
@@ -202,8 +205,28 @@ class EmulatorApp:
                 self.rt.count("token", 200)
                 await self._json(send, 200, result, oauth_headers)
                 return
+            if rest == "oauth2/v2.0/devicecode":
+                if method != "POST":
+                    raise OAuthError(405, "invalid_request", 900561, "The endpoint only accepts POST requests.")
+                flow = self.rt.tokens.device_code(self.rt.world, parts[0], body, base_url)
+                self.rt.count("token", 200)
+                await self._json(send, 200, flow, oauth_headers)
+                return
             if method != "GET":
                 raise OAuthError(405, "invalid_request", 900561, "The endpoint only accepts GET requests.")
+            if rest == "msi/token":
+                try:
+                    token = self.rt.tokens.managed_identity(
+                        self.rt.world, parts[0], query, headers.get("x-identity-header")
+                    )
+                except ManagedIdentityError as failure:
+                    self.rt.count("managedIdentity", failure.status)
+                    body_out = {"statusCode": failure.status, "message": failure.message}
+                    await self._json(send, failure.status, body_out, oauth_headers)
+                    return
+                self.rt.count("managedIdentity", 200)
+                await self._json(send, 200, token, oauth_headers)
+                return
             if rest.startswith("discovery"):
                 payload = self.rt.tokens.jwks()
             else:

@@ -18,8 +18,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from reconciler.emulator.delegated import (
+    DEVICE_GRANT,
+    GRAPH_RESOURCES,
+    DelegatedFlows,
+    RefreshGrant,
+    client_info,
+    delegated_scopes,
+)
 from reconciler.emulator.errors import GraphError
-from reconciler.emulator.world import KNOWN_ROLES, MANAGE_ROLE, READ_ROLE, AppRegistration, Tenant, World
+from reconciler.emulator.world import KNOWN_ROLES, MANAGE_ROLE, READ_ROLE, AppRegistration, Tenant, User, World
 
 GRAPH_AUDIENCES = ("https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000")
 GRAPH_SCOPES = frozenset(f"{a}/.default" for a in GRAPH_AUDIENCES) | frozenset(
@@ -94,6 +102,7 @@ class TokenService:
         self.kid = base64.urlsafe_b64encode(hashlib.sha256(der).digest()[:15]).decode("ascii")
         self.lifetime = lifetime
         self._cache: dict[str, Claims] = {}
+        self.delegated = DelegatedFlows()
 
     # -- authority documents ----------------------------------------------------------------
 
@@ -160,6 +169,8 @@ class TokenService:
                 900144,
                 "The request body must contain the following parameter: 'grant_type'.",
             )
+        if grant in (DEVICE_GRANT, "refresh_token"):
+            return self._delegated_grant(world, tenant, grant, form)
         if grant != "client_credentials":
             raise OAuthError(
                 400,
@@ -295,7 +306,8 @@ class TokenService:
                 "Client assertion audience claim does not match Realm issuer, or iss and sub are not the client id.",
             )
 
-    def mint(self, tenant: Tenant, app: AppRegistration) -> str:
+    def mint(self, tenant: Tenant, app: AppRegistration, user: User | None = None) -> str:
+        """An access token: app-only (``roles``), or delegated for ``user`` (``scp``)."""
         now = int(time.time())
         claims = {
             "aud": GRAPH_AUDIENCES[0],
@@ -316,8 +328,130 @@ class TokenService:
             "uti": secrets.token_urlsafe(16),
             "ver": "1.0",
         }
+        if user is not None:
+            claims.update(
+                {
+                    "idtyp": "user",
+                    "oid": user.id,
+                    "sub": user.id,
+                    "upn": user.upn,
+                    "name": user.display_name,
+                    "scp": delegated_scopes(app),
+                    "roles": None,
+                }
+            )
         claims = {k: val for k, val in claims.items() if val is not None}
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid, "typ": "JWT"})
+
+    # -- delegated and managed identity ---------------------------------------------------------
+
+    def device_code(self, world: World, tenant_ref: str, body: bytes, base_url: str) -> dict[str, Any]:
+        tenant = world.resolve(tenant_ref)
+        if tenant is None:
+            raise OAuthError(400, "invalid_tenant", 90002, f"Tenant '{tenant_ref}' not found.")
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        client_id = form.get("client_id", "")
+        if tenant.apps.get(client_id.lower()) is None:
+            raise OAuthError(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{client_id}' was not found in the directory.",
+            )
+        scopes = form.get("scope", "").split()
+        if not any(s.startswith(GRAPH_AUDIENCES) for s in scopes):
+            raise OAuthError(400, "invalid_scope", 70011, "The scope must name a Microsoft Graph permission.")
+        return self.delegated.start(tenant, client_id, base_url)
+
+    def _delegated_grant(self, world: World, tenant: Tenant, grant: str, form: dict[str, str]) -> dict[str, Any]:
+        client_id = form.get("client_id", "")
+        app = tenant.apps.get(client_id.lower())
+        if app is None:
+            raise OAuthError(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{client_id}' was not found in the directory.",
+            )
+        if grant == "refresh_token":
+            refresh = self.delegated.refresh_tokens.get(form.get("refresh_token", ""))
+            if refresh is None or refresh.client_id.lower() != client_id.lower():
+                raise OAuthError(400, "invalid_grant", 70000, "The provided refresh token is invalid or expired.")
+            upn = refresh.user_upn
+        else:
+            code = self.delegated.device_codes.get(form.get("device_code", ""))
+            if code is None or code.redeemed or code.client_id.lower() != client_id.lower():
+                raise OAuthError(400, "invalid_grant", 70000, "The provided device code is invalid or was redeemed.")
+            if time.time() > code.expires_at:
+                raise OAuthError(400, "expired_token", 70020, "The provided device code has expired.")
+            if code.user_upn is None:
+                raise OAuthError(
+                    400,
+                    "authorization_pending",
+                    70016,
+                    "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+                )
+            code.redeemed = True
+            upn = code.user_upn
+        user = tenant.users_by_upn.get(upn.lower())
+        if user is None:
+            raise OAuthError(400, "invalid_grant", 50034, f"The user account {upn} does not exist in the directory.")
+        refresh_token = secrets.token_urlsafe(32)
+        self.delegated.refresh_tokens[refresh_token] = RefreshGrant(tenant.tenant_id, app.client_id, user.upn)
+        scopes = delegated_scopes(app)
+        return {
+            "token_type": "Bearer",
+            "scope": " ".join(f"{GRAPH_AUDIENCES[0]}/{s}" for s in scopes.split()) + " openid profile offline_access",
+            "expires_in": self.lifetime,
+            "ext_expires_in": self.lifetime,
+            "access_token": self.mint(tenant, app, user),
+            "refresh_token": refresh_token,
+            "id_token": self._id_token(tenant, app, user),
+            "client_info": client_info(user, tenant),
+        }
+
+    def _id_token(self, tenant: Tenant, app: AppRegistration, user: User) -> str:
+        now = int(time.time())
+        claims = {
+            "aud": app.client_id,
+            "iss": f"https://login.microsoftonline.com/{tenant.tenant_id}/v2.0",
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.lifetime,
+            "name": user.display_name,
+            "oid": user.id,
+            "preferred_username": user.upn,
+            "sub": user.id,
+            "tid": tenant.tenant_id,
+            "ver": "2.0",
+        }
+        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid, "typ": "JWT"})
+
+    def managed_identity(
+        self, world: World, tenant_ref: str, query: str, identity_header: str | None
+    ) -> dict[str, Any]:
+        """App Service's managed identity endpoint; errors are raised as (status, message) tuples."""
+        tenant = world.resolve(tenant_ref)
+        if tenant is None:
+            raise ManagedIdentityError(404, f"No tenant {tenant_ref}.")
+        if not identity_header or not secrets.compare_digest(identity_header, self.delegated.identity_header):
+            raise ManagedIdentityError(401, "The X-IDENTITY-HEADER header is missing or wrong.")
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        if params.get("resource") not in GRAPH_RESOURCES:
+            raise ManagedIdentityError(400, f"The resource {params.get('resource')!r} is not Microsoft Graph.")
+        wanted = params.get("client_id")
+        apps = list(tenant.apps.values())
+        app = tenant.apps.get(wanted.lower()) if wanted else (apps[0] if apps else None)
+        if app is None:
+            raise ManagedIdentityError(400, f"No managed identity with client id {wanted} is assigned.")
+        expires_on = int(time.time()) + self.lifetime
+        return {
+            "access_token": self.mint(tenant, app),
+            "expires_on": str(expires_on),
+            "resource": params["resource"],
+            "token_type": "Bearer",
+            "client_id": app.client_id,
+        }
 
     # -- bearer checks on Graph calls ---------------------------------------------------------
 
@@ -360,13 +494,20 @@ class TokenService:
             raise _unauthenticated("IDX14100: JWT is not well formed.") from exc
         except jwt.PyJWTError as exc:
             raise _unauthenticated(f"Access token validation failure. {exc}") from exc
-        roles = decoded.get("roles") or []
+        # Application tokens carry ``roles``; delegated ones carry the same permissions in ``scp``.
+        roles = decoded.get("roles") or str(decoded.get("scp", "")).split()
         return Claims(
             str(decoded["tid"]).lower(),
             str(decoded.get("appid", "")),
             frozenset(roles),
             float(decoded["exp"]),
         )
+
+
+@dataclass
+class ManagedIdentityError(Exception):
+    status: int
+    message: str
 
 
 def require_role(claims: Claims, write: bool, manage_implies_read: bool) -> None:

@@ -53,6 +53,8 @@ ENDPOINTS = {
     "GET|DELETE /_emulator/counters": "requests by endpoint and status",
     "GET /_emulator/tasks": "every task of every tenant with its status now",
     "POST /_emulator/tasks/{id}/force": "{status, error?}: move a task now",
+    "POST /_emulator/device-codes/approve": "{user_code, user?}: sign a pending device-code login in",
+    "GET /_emulator/managed-identity": "IDENTITY_ENDPOINT and IDENTITY_HEADER per tenant (App Service style)",
 }
 
 
@@ -109,6 +111,11 @@ class ForceIn(_In):
     error: dict[str, Any] | None = None
 
 
+class DeviceApproval(_In):
+    user_code: str
+    user: str | None = None  # the signed-in user's UPN; default the tenant's first user
+
+
 class SeedFragment(_In):
     tenants: list[SeedTenant] = Field(default_factory=list)
 
@@ -123,6 +130,7 @@ def _is_loopback(host: str) -> bool:
 class ControlApi:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
+        self._base_url = "https://localhost"
 
     async def handle(
         self, method: str, path: str, query: str, body: bytes, client_host: str, headers: dict[str, str]
@@ -138,6 +146,7 @@ class ControlApi:
         except orjson.JSONDecodeError as exc:
             return 400, _err(f"The request body is not valid JSON: {exc}.")
         try:
+            self._base_url = f"https://{headers.get('host', 'localhost')}"
             return self._dispatch(method, parts, parse_qs(query), data)
         except ControlError as error:
             return error.status, _err(error.message)
@@ -214,6 +223,30 @@ class ControlApi:
             return 200, {k: dict(v) for k, v in rt.counters.items()}
         if route == "tasks":
             return self._tasks(method, parts, data)
+        if route == "device-codes" and parts[1:] == ["approve"] and method == "POST":
+            approval = DeviceApproval.model_validate(data or {})
+            pending = next(
+                (
+                    c
+                    for c in rt.tokens.delegated.device_codes.values()
+                    if c.user_code == approval.user_code.strip().upper()
+                ),
+                None,
+            )
+            signing_in = rt.world.resolve(pending.tenant_id) if pending else None
+            try:
+                code = rt.tokens.delegated.approve(approval.user_code, signing_in, approval.user)
+            except KeyError as exc:
+                raise ControlError(404, str(exc.args[0])) from exc
+            return 200, {"user_code": code.user_code, "user": code.user_upn}
+        if route == "managed-identity" and method == "GET":
+            return 200, {
+                t.name: {
+                    "endpoint": f"{self._base_url}/{t.tenant_id}/msi/token",
+                    "header": rt.tokens.delegated.identity_header,
+                }
+                for t in rt.world.tenants.values()
+            }
         raise ControlError(404, f"No control endpoint {method} /_emulator/{'/'.join(parts)}.")
 
     def _world(self) -> dict[str, Any]:

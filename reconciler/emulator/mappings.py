@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-import copy
 import struct
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from reconciler.emulator import validate as v
@@ -33,7 +33,7 @@ class Kind:
     type_prop: str
     enum: frozenset[str]
 
-    @property
+    @cached_property
     def properties(self) -> frozenset[str]:
         return frozenset(
             {
@@ -99,7 +99,7 @@ def get(kind: Kind, tenant: Tenant, key: str) -> dict[str, Any]:
     if stored is None:
         what = "source user principal name" if kind.name == "user" else "source group object id"
         raise not_found(f"The identity mapping for {what} '{key}' could not be found.")
-    return {"id": mapping_id(kind, key), **copy.deepcopy(stored)}
+    return {"id": mapping_id(kind, key), **stored}
 
 
 @dataclass
@@ -181,13 +181,13 @@ def _apply(kind: Kind, store: dict[str, dict[str, Any]], item: Item, behaviour: 
             raise not_found(f"value[{item.index}]: no identity mapping exists for '{item.key}'.")
         key_ident = existed[kind.key_prop] if existed else _clean(item.identity)
         return {"id": mapping_id(kind, item.key), kind.key_prop: key_ident, "deleted": {"state": "deleted"}}
+    # Stored mappings are replaced, never changed in place, so sharing untouched members is safe.
     current = store.get(item.key)
-    merged = copy.deepcopy(current) if current else {}
-    merged.update(copy.deepcopy(item.props))
+    merged = {**current, **item.props} if current else dict(item.props)
     if kind.target_prop not in merged:
         raise missing_parameter(f"value[{item.index}].{kind.target_prop}.{kind.target_field}")
     store[item.key] = merged
-    return {"id": mapping_id(kind, item.key), **copy.deepcopy(merged)}
+    return {"id": mapping_id(kind, item.key), **merged}
 
 
 def _failure(item: Item, kind: Kind, error: GraphError) -> dict[str, Any]:

@@ -134,3 +134,65 @@ def test_the_persistent_token_cache_is_private(emu: Emulator, tmp_path: Path) ->
         assert again.token_sync() == token
     finally:
         again.close()
+
+
+def test_device_code_sign_in_gives_a_delegated_token_graph_accepts(emu: Emulator) -> None:
+    import re
+
+    import httpx
+
+    from reconciler.graph.config import DeviceCode
+    from tests.conftest import tls
+
+    prompts: list[str] = []
+
+    def approve(message: str) -> None:
+        # The person opens the page and types the code; the emulator's control API plays that part.
+        prompts.append(message)
+        code = re.search(r"enter the code (\w+)", message)
+        assert code is not None
+        r = httpx.post(f"{emu.conn['control_url']}/device-codes/approve", verify=tls(emu.conn["ca_file"]),
+                       json={"user_code": code.group(1), "user": f"user010@{emu.target['domain']}"})
+        assert r.status_code == 200, r.text
+
+    credential = DeviceCode(emu.target["client_id"], prompt=approve)
+
+    async def main() -> None:
+        async with client(emu) as graph:
+            provider = TokenProvider(connection(emu.conn, "target", credential=credential))
+            graph.transport.channels["target"].auth.provider = provider
+            try:
+                assert await graph.get_user_mapping(f"user001@{emu.source['domain']}") is None
+                claims = jwt.decode(await provider.token(), options={"verify_signature": False})
+            finally:
+                provider.close()
+        assert claims["upn"] == f"user010@{emu.target['domain']}"
+        assert "SharePointCrossTenantMigration.Read.All" in claims["scp"].split()
+        assert "roles" not in claims
+
+    run(main())
+    assert len(prompts) == 1
+    assert "enter the code" in prompts[0]
+
+
+def test_managed_identity_on_an_app_service_style_endpoint(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.graph.config import ManagedIdentity
+
+    endpoint = emu.control("GET", "/managed-identity")["contoso"]
+    monkeypatch.setenv("IDENTITY_ENDPOINT", endpoint["endpoint"])
+    monkeypatch.setenv("IDENTITY_HEADER", endpoint["header"])
+    for identity in (ManagedIdentity(), ManagedIdentity(client_id=emu.source["client_id"])):
+        provider = TokenProvider(connection(emu.conn, "source", credential=identity))
+        try:
+            claims = jwt.decode(provider.token_sync(), options={"verify_signature": False})
+        finally:
+            provider.close()
+        assert claims["tid"] == emu.source["tenant_id"]
+        assert claims["appid"] == emu.source["client_id"]
+    monkeypatch.setenv("IDENTITY_HEADER", "wrong")
+    provider = TokenProvider(connection(emu.conn, "source", credential=ManagedIdentity()))
+    try:
+        with pytest.raises(AuthenticationError):
+            provider.token_sync()
+    finally:
+        provider.close()
