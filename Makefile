@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test check lint types pytest bench clean
+.PHONY: install demo test check lint types pytest bench bench-graph clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ pytest: install
 
 bench: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/emulator_throughput.py
+
+bench-graph: install
+	$(PY) bench/graph_refresh.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
