@@ -1,0 +1,141 @@
+"""Refresh: read the live state of the given keys, batched, and normalize it into ``Observed``.
+
+This is the one place where Graph's wire models become observed state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from reconciler.graph.client import GraphClient, TaskKey, TaskKind
+from reconciler.graph.errors import GraphError
+from reconciler.graph.models import (
+    GroupIdentityMapping,
+    GroupTaskParameters,
+    MigrationTask,
+    SiteTaskParameters,
+    UserIdentityMapping,
+    UserTaskParameters,
+)
+from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
+
+
+def _lower(value: str | None) -> str | None:
+    return value.strip().lower() if value else None
+
+
+def _url(value: str | None) -> str | None:
+    return value.strip().rstrip("/").lower() if value else None
+
+
+def observe_user_mapping(key: str, mapping: UserIdentityMapping) -> ObservedUserMapping:
+    target = mapping.target_user_identity
+    data = mapping.target_user_migration_data
+    return ObservedUserMapping(
+        key=key,
+        target_upn=_lower(target.user_principal_name if target else None),
+        target_email=_lower(data.email if data else None),
+        user_type=mapping.user_type.value if mapping.user_type else None,
+        source_organization_id=_lower(mapping.source_organization_id),
+    )
+
+
+def observe_group_mapping(key: str, mapping: GroupIdentityMapping) -> ObservedGroupMapping:
+    target = mapping.target_group_identity
+    data = mapping.target_group_migration_data
+    return ObservedGroupMapping(
+        key=key,
+        target_group_id=_lower(target.id if target else None),
+        target_mail_nickname=_lower(data.mail_nickname if data else None),
+        group_type=mapping.group_type.value if mapping.group_type else None,
+        source_organization_id=_lower(mapping.source_organization_id),
+    )
+
+
+def observe_task(kind: str, key: str, task: MigrationTask) -> ObservedTask:
+    params = task.parameters
+    target: str | None = None
+    if isinstance(params, UserTaskParameters) and params.target_user_identity is not None:
+        target = _lower(params.target_user_identity.user_principal_name)
+    elif isinstance(params, SiteTaskParameters):
+        target = _url(params.target_site_url)
+    elif isinstance(params, GroupTaskParameters) and params.target_group_identity is not None:
+        target = _lower(params.target_group_identity.mail_nickname)
+    return ObservedTask(
+        kind=kind,
+        key=key,
+        id=task.id or "",
+        status=task.status.value,
+        raw_status=task.raw_value("status"),
+        target=target,
+        target_organization_id=_lower(params.target_organization_id) if params else None,
+        target_organization_host=_url(params.target_organization_host) if params else None,
+        target_data_location=params.target_data_location_code if params else None,
+        preferred_start=params.preferred_start_date_time if params else None,
+        latest_start=params.preferred_latest_start_date_time if params else None,
+        validate_only=bool(params.validate_only) if params else False,
+        started=task.started_date_time,
+        finished=task.finished_date_time,
+        last_updated=task.last_updated_date_time,
+        error=(task.error.message or task.error.code) if task.error else None,
+    )
+
+
+@dataclass
+class RefreshRequest:
+    """What to read: canonical keys per kind; for tasks, the id state knows (read by id) or None."""
+
+    user_mappings: list[str] = field(default_factory=list)
+    group_mappings: list[str] = field(default_factory=list)
+    tasks: list[tuple[TaskKind, str, str | None]] = field(default_factory=list)
+
+
+ADDRESS_KIND = {"user": "user_migration", "site": "site_migration", "group": "group_migration"}
+
+
+async def refresh(graph: GraphClient, request: RefreshRequest) -> Observed:
+    observed = Observed()
+
+    async def users() -> None:
+        async for key, result in graph.get_user_mappings(request.user_mappings):
+            if isinstance(result, GraphError):
+                observed.errors[("user_mapping", key)] = str(result)
+            elif result is not None:
+                observed.user_mappings[key] = observe_user_mapping(key, result)
+
+    async def groups() -> None:
+        async for key, result in graph.get_group_mappings(request.group_mappings):
+            if isinstance(result, GraphError):
+                observed.errors[("group_mapping", key)] = str(result)
+            elif result is not None:
+                observed.group_mappings[key] = observe_group_mapping(key, result)
+
+    async def tasks_by_key(keys: Iterable[TaskKey]) -> None:
+        async for task_key, result in graph.find_tasks(keys):
+            _record_task(observed, task_key.kind, task_key.value, result)
+
+    async def tasks_by_id(pairs: list[tuple[TaskKind, str, str]]) -> None:
+        by_id = {task_id: (kind, key) for kind, key, task_id in pairs}
+        missing: list[TaskKey] = []
+        async for task_id, result in graph.get_tasks(by_id):
+            kind, key = by_id[task_id]
+            if result is None:
+                missing.append(TaskKey(kind, key))  # gone by id: the source may have a newer task
+            else:
+                _record_task(observed, kind, key, result)
+        if missing:
+            await tasks_by_key(missing)
+
+    known = [(kind, key, tid) for kind, key, tid in request.tasks if tid]
+    unknown = [TaskKey(kind, key) for kind, key, tid in request.tasks if not tid]
+    await asyncio.gather(users(), groups(), tasks_by_key(unknown), tasks_by_id(known))
+    return observed
+
+
+def _record_task(observed: Observed, kind: str, key: str, result: MigrationTask | GraphError | None) -> None:
+    if isinstance(result, GraphError):
+        observed.errors[(ADDRESS_KIND[kind], key)] = str(result)
+    elif result is not None:
+        observed.tasks[(kind, key)] = observe_task(kind, key, result)
