@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test check lint types pytest bench bench-graph clean
+.PHONY: install demo test check lint types pytest bench bench-graph bench-spec schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ bench: install
 
 bench-graph: install
 	$(PY) bench/graph_refresh.py
+
+bench-spec: install
+	$(PY) bench/spec_load.py
+
+schemas: install
+	$(PY) -m reconciler.workspace.schema
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -6,6 +6,7 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.emulator import emulator
+from reconciler.cli.workspace_cmds import fmt, init, validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -15,3 +16,6 @@ def main() -> None:
 
 
 main.add_command(emulator)
+main.add_command(validate)
+main.add_command(fmt)
+main.add_command(init)

@@ -151,8 +151,11 @@ def test_device_code_sign_in_gives_a_delegated_token_graph_accepts(emu: Emulator
         prompts.append(message)
         code = re.search(r"enter the code (\w+)", message)
         assert code is not None
-        r = httpx.post(f"{emu.conn['control_url']}/device-codes/approve", verify=tls(emu.conn["ca_file"]),
-                       json={"user_code": code.group(1), "user": f"user010@{emu.target['domain']}"})
+        r = httpx.post(
+            f"{emu.conn['control_url']}/device-codes/approve",
+            verify=tls(emu.conn["ca_file"]),
+            json={"user_code": code.group(1), "user": f"user010@{emu.target['domain']}"},
+        )
         assert r.status_code == 200, r.text
 
     credential = DeviceCode(emu.target["client_id"], prompt=approve)

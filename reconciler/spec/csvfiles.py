@@ -1,0 +1,221 @@
+"""CSV inputs: the SharePoint cmdlet identity map, and plain CSV lists of migrations.
+
+The identity map is the file ``Add-SPOTenantIdentityMap`` takes (graph-api.md §4.5): no header, users and
+groups mixed, six columns each::
+
+    User,SourceTenantCompanyID,SourceUserUpn,TargetUserUpn,TargetUserEmail,UserType
+    Group,SourceTenantCompanyID,SourceGroupObjectID,TargetGroupObjectID,GroupName,GroupType
+
+Migration lists have a header row naming spec fields (``source_upn,wave,preferred_start``), then one
+migration per row; an empty cell leaves that field unset. Every row keeps its line for diagnostics.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from reconciler.spec.desired import item_address
+from reconciler.spec.diagnostics import Diagnostics, SourceRange
+from reconciler.spec.enums import CsvFormat, GroupType, UserType
+from reconciler.spec.model_errors import did_you_mean, report_validation_error
+from reconciler.spec.models import (
+    GroupMappingSpec,
+    GroupMigrationSpec,
+    SiteMigrationSpec,
+    SpecModel,
+    UserMappingSpec,
+    UserMigrationSpec,
+)
+from reconciler.spec.sourced import CsvRowLocator, Sourced
+
+USER_COLUMNS = ("User", "SourceTenantCompanyID", "SourceUserUpn", "TargetUserUpn", "TargetUserEmail", "UserType")
+GROUP_COLUMNS = (
+    "Group",
+    "SourceTenantCompanyID",
+    "SourceGroupObjectID",
+    "TargetGroupObjectID",
+    "GroupName",
+    "GroupType",
+)
+_USER_FIELDS = ("source_organization_id", "source_upn", "target_upn", "target_email", "user_type")
+_GROUP_FIELDS = ("source_organization_id", "source_group_id", "target_group_id", "target_mail_nickname", "group_type")
+_USER_COLUMN_OF = {name: index + 1 for index, name in enumerate(_USER_FIELDS)}
+_GROUP_COLUMN_OF = {name: index + 1 for index, name in enumerate(_GROUP_FIELDS)}
+_USER_NAMES = dict(zip(_USER_FIELDS, USER_COLUMNS[1:], strict=True))
+_GROUP_NAMES = dict(zip(_GROUP_FIELDS, GROUP_COLUMNS[1:], strict=True))
+
+# The cmdlet's files say Internal/Member/Guest where Graph says regularUser/guestUser; enum values match in any case.
+_USER_TYPES = {t.value.lower(): t.value for t in UserType} | {
+    "internal": UserType.REGULAR_USER.value,
+    "member": UserType.REGULAR_USER.value,
+    "guest": UserType.GUEST_USER.value,
+}
+_GROUP_TYPES = {t.value.lower(): t.value for t in GroupType}
+
+_M = TypeVar("_M", bound=SpecModel)
+
+MIGRATION_MODELS: dict[CsvFormat, type[SpecModel]] = {
+    CsvFormat.USER_MIGRATIONS: UserMigrationSpec,
+    CsvFormat.SITE_MIGRATIONS: SiteMigrationSpec,
+    CsvFormat.GROUP_MIGRATIONS: GroupMigrationSpec,
+}
+
+
+@dataclass
+class CsvItems:
+    user_mappings: list[Sourced[UserMappingSpec]] = field(default_factory=list)
+    group_mappings: list[Sourced[GroupMappingSpec]] = field(default_factory=list)
+    migrations: list[Sourced[SpecModel]] = field(default_factory=list)
+
+
+class _Rows:
+    """Physical lines fed to ``csv.reader``, remembering the first line of the current row."""
+
+    def __init__(self, text: str) -> None:
+        self._lines = iter(io.StringIO(text, newline=""))
+        self.first: str | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        if self.first is None:
+            self.first = line
+        return line
+
+
+def _rows(text: str, filename: str, diags: Diagnostics) -> Iterator[tuple[int, str, list[str]]]:
+    """(line, first physical line, cells) of every non-blank row; malformed rows become diagnostics."""
+    lines = _Rows(text)
+    reader = csv.reader(lines, strict=True)
+    while True:
+        start = reader.line_num + 1
+        lines.first = None
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            diags.error(f"CSV syntax error: {exc}", SourceRange.at(filename, max(start, reader.line_num)))
+            if reader.line_num < start:  # pragma: no cover - csv always consumes the bad line
+                return
+            continue
+        if not any(cell.strip() for cell in cells):
+            continue
+        yield start, lines.first or "", cells
+
+
+def read_identity_map(text: str, filename: str, diags: Diagnostics, *, protect: bool | None = None) -> CsvItems:
+    items = CsvItems()
+    for number, (line, raw, cells) in enumerate(_rows(text, filename, diags)):
+        where = CsvRowLocator(filename, line, raw, {})
+        kind = cells[0].strip().lower()
+        if number == 0 and len(cells) > 1 and cells[1].strip().lower() == "sourcetenantcompanyid":
+            diags.warning(
+                "header row ignored",
+                where.item,
+                detail="the SharePoint identity map has no header row; Add-SPOTenantIdentityMap would reject it",
+            )
+            continue
+        if kind not in ("user", "group"):
+            diags.error(f'row type must be "User" or "Group", got "{cells[0].strip()}"', where.cell(0))
+            continue
+        columns = USER_COLUMNS if kind == "user" else GROUP_COLUMNS
+        if len(cells) != 6:
+            diags.error(
+                f"expected 6 columns in a {columns[0]} row, found {len(cells)}",
+                where.item,
+                detail=",".join(columns),
+            )
+            continue
+        values = [cell.strip() for cell in cells]
+        if kind == "user":
+            data = _present(_USER_FIELDS, values[1:])
+            if "user_type" in data:
+                data["user_type"] = _USER_TYPES.get(data["user_type"].lower(), data["user_type"])
+            row = CsvRowLocator(filename, line, raw, _USER_COLUMN_OF)
+            user = _validate(UserMappingSpec, data, row, diags, _USER_NAMES)
+            if user is not None:
+                items.user_mappings.append(Sourced(user, row, file_protect=protect))
+        else:
+            data = _present(_GROUP_FIELDS, values[1:])
+            if "group_type" in data:
+                data["group_type"] = _GROUP_TYPES.get(data["group_type"].lower(), data["group_type"])
+            row = CsvRowLocator(filename, line, raw, _GROUP_COLUMN_OF)
+            group = _validate(GroupMappingSpec, data, row, diags, _GROUP_NAMES)
+            if group is not None:
+                items.group_mappings.append(Sourced(group, row, file_protect=protect))
+    return items
+
+
+def read_migrations(
+    text: str,
+    filename: str,
+    fmt: CsvFormat,
+    diags: Diagnostics,
+    *,
+    protect: bool | None = None,
+    wave: str | None = None,
+) -> CsvItems:
+    model = MIGRATION_MODELS[fmt]
+    items = CsvItems()
+    rows = _rows(text, filename, diags)
+    header = next(rows, None)
+    if header is None:
+        return items
+    line, raw, cells = header
+    head = CsvRowLocator(filename, line, raw, {})
+    names = [cell.strip() for cell in cells]
+    known = list(model.model_fields)
+    ok = True
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name not in model.model_fields:
+            diags.error(f'unknown column "{name}"', head.cell(index), detail=did_you_mean(name, known))
+            ok = False
+        elif name in seen:
+            diags.error(f'column "{name}" appears twice', head.cell(index), detail=f"first in column {seen[name] + 1}")
+            ok = False
+        seen.setdefault(name, index)
+    for name, info in model.model_fields.items():
+        if info.is_required() and name not in seen:
+            diags.error(f'missing required column "{name}"', head.item, detail="the first row names the columns")
+            ok = False
+    if not ok:
+        return items  # rows would be read against the wrong columns: report the header only
+    columns = {name: index for index, name in enumerate(names)}
+    for line, raw, cells in rows:
+        row = CsvRowLocator(filename, line, raw, columns)
+        if len(cells) != len(names):
+            diags.error(f"expected {len(names)} columns, found {len(cells)}", row.item, detail=",".join(names))
+            continue
+        data = {name: cell.strip() for name, cell in zip(names, cells, strict=True) if cell.strip()}
+        spec = _validate(model, data, row, diags, None)
+        if spec is not None:
+            items.migrations.append(Sourced(spec, row, file_protect=protect, file_wave=wave))
+    return items
+
+
+def _present(fields: tuple[str, ...], values: list[str]) -> dict[str, str]:
+    return {name: value for name, value in zip(fields, values, strict=True) if value}
+
+
+def _validate(
+    model: type[_M], data: dict[str, str], row: CsvRowLocator, diags: Diagnostics, names: dict[str, str] | None
+) -> _M | None:
+    try:
+        return model.model_validate(data, strict=False)
+    except ValidationError as exc:
+
+        def locate(parts: tuple[str | int, ...], *, key: bool) -> SourceRange:
+            return row.field(str(parts[0])) if parts else row.item
+
+        report_validation_error(exc, model, locate, diags, names=names, address=item_address(model, data))
+        return None

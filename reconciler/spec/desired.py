@@ -1,0 +1,265 @@
+"""Desired state: the validated spec with defaults and waves applied, every item carrying its source range.
+
+Plain frozen dataclasses (no pydantic, no ruamel) so the planner can import them without pulling in
+loaders. Items are keyed by their canonical natural key, which is also what their resource address
+names (DESIGN.md §3): UPNs, group ids, site URLs and nicknames are compared case-insensitively, so the
+key is lower-cased and a site URL loses its trailing slash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from reconciler.spec.diagnostics import SourceRange
+from reconciler.spec.enums import GroupType, MigrationState, UserType
+
+USER_MAPPING = "user_mapping"
+GROUP_MAPPING = "group_mapping"
+USER_MIGRATION = "user_migration"
+SITE_MIGRATION = "site_migration"
+GROUP_MIGRATION = "group_migration"
+WAVE = "wave"
+
+
+def address(kind: str, key: str) -> str:
+    """``kind["key"]`` with the key escaped like a JSON string, e.g. ``user_mapping["alice@contoso.com"]``."""
+    if '"' in key or "\\" in key or not key.isprintable():
+        return f"{kind}[{json.dumps(key, ensure_ascii=False)}]"
+    return f'{kind}["{key}"]'  # the common case, without json's cost (100,000 mappings)
+
+
+_KEY_FIELDS = {
+    "UserMappingSpec": (USER_MAPPING, "source_upn"),
+    "GroupMappingSpec": (GROUP_MAPPING, "source_group_id"),
+    "UserMigrationSpec": (USER_MIGRATION, "source_upn"),
+    "SiteMigrationSpec": (SITE_MIGRATION, "source_url"),
+    "GroupMigrationSpec": (GROUP_MIGRATION, "source_mail_nickname"),
+    "WaveSpec": (WAVE, "name"),
+}
+
+
+def item_address(model: type, data: Any) -> str | None:
+    """The address an item of this spec model would have, from its raw values; None if its key is unusable."""
+    kind_field = _KEY_FIELDS.get(model.__name__)
+    if kind_field is None or not isinstance(data, dict):
+        return None
+    kind, key_field = kind_field
+    raw = data.get(key_field)
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    return address(kind, canonical_key(kind, raw))
+
+
+def canonical_key(kind: str, raw: str) -> str:
+    if kind in (USER_MAPPING, USER_MIGRATION):
+        return upn_key(raw)
+    if kind == GROUP_MAPPING:
+        return guid_key(raw)
+    if kind == SITE_MIGRATION:
+        return url_key(raw)
+    if kind == GROUP_MIGRATION:
+        return nickname_key(raw)
+    return raw
+
+
+def upn_key(upn: str) -> str:
+    return upn.strip().lower()
+
+
+def guid_key(guid: str) -> str:
+    return guid.strip().lower()
+
+
+def url_key(url: str) -> str:
+    return url.strip().rstrip("/").lower()
+
+
+def nickname_key(nickname: str) -> str:
+    return nickname.strip().lower()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserMapping:
+    source_upn: str
+    target_upn: str
+    target_email: str | None
+    user_type: UserType
+    source_organization_id: str | None
+    protect: bool
+    range: SourceRange = field(compare=False)
+
+    @property
+    def key(self) -> str:
+        return upn_key(self.source_upn)
+
+    @property
+    def address(self) -> str:
+        return address(USER_MAPPING, self.key)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupMapping:
+    source_group_id: str
+    target_group_id: str
+    target_mail_nickname: str
+    group_type: GroupType
+    source_organization_id: str | None
+    protect: bool
+    range: SourceRange = field(compare=False)
+
+    @property
+    def key(self) -> str:
+        return guid_key(self.source_group_id)
+
+    @property
+    def address(self) -> str:
+        return address(GROUP_MAPPING, self.key)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Wave:
+    name: str
+    description: str | None
+    preferred_start: datetime | None
+    latest_start: datetime | None
+    validate_only: bool | None
+    protect: bool | None
+    range: SourceRange = field(compare=False)
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+    @property
+    def address(self) -> str:
+        return address(WAVE, self.name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Migration:
+    """What every migration carries once its wave's and the workspace's defaults are applied."""
+
+    wave: str | None
+    preferred_start: datetime | None
+    latest_start: datetime | None
+    validate_only: bool
+    state: MigrationState
+    attempt: int
+    protect: bool
+    target_data_location: str | None
+    target_host: str | None
+    range: SourceRange = field(compare=False)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.state is MigrationState.CANCELLED
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserMigration(Migration):
+    source_upn: str
+    target_upn: str
+
+    @property
+    def key(self) -> str:
+        return upn_key(self.source_upn)
+
+    @property
+    def address(self) -> str:
+        return address(USER_MIGRATION, self.key)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteMigration(Migration):
+    source_url: str
+    target_url: str
+
+    @property
+    def key(self) -> str:
+        return url_key(self.source_url)
+
+    @property
+    def address(self) -> str:
+        return address(SITE_MIGRATION, self.key)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupMigration(Migration):
+    source_mail_nickname: str
+    target_mail_nickname: str
+
+    @property
+    def key(self) -> str:
+        return nickname_key(self.source_mail_nickname)
+
+    @property
+    def address(self) -> str:
+        return address(GROUP_MIGRATION, self.key)
+
+
+Item = UserMapping | GroupMapping | UserMigration | SiteMigration | GroupMigration
+
+
+@dataclass
+class Desired:
+    """Everything the spec says should exist, by canonical key."""
+
+    user_mappings: dict[str, UserMapping] = field(default_factory=dict)
+    group_mappings: dict[str, GroupMapping] = field(default_factory=dict)
+    user_migrations: dict[str, UserMigration] = field(default_factory=dict)
+    site_migrations: dict[str, SiteMigration] = field(default_factory=dict)
+    group_migrations: dict[str, GroupMigration] = field(default_factory=dict)
+    waves: dict[str, Wave] = field(default_factory=dict)
+
+    def items(self) -> Iterator[Item]:
+        yield from self.user_mappings.values()
+        yield from self.group_mappings.values()
+        yield from self.user_migrations.values()
+        yield from self.site_migrations.values()
+        yield from self.group_migrations.values()
+
+    def get(self, addr: str) -> Item | None:
+        for item in self.items():
+            if item.address == addr:
+                return item
+        return None
+
+    def __len__(self) -> int:
+        return sum(
+            len(d)
+            for d in (
+                self.user_mappings,
+                self.group_mappings,
+                self.user_migrations,
+                self.site_migrations,
+                self.group_migrations,
+            )
+        )
+
+    def digest(self) -> str:
+        """SHA-256 of the desired values, independent of file layout, order and comments (plan staleness)."""
+        h = hashlib.sha256()
+        for item in sorted(self.items(), key=lambda i: i.address):
+            h.update(json.dumps([item.address, values(item)], sort_keys=True, default=str).encode())
+            h.update(b"\n")
+        return h.hexdigest()
+
+
+def values(item: Item | Wave) -> dict[str, Any]:
+    """The item's fields without its source range: what a plan compares and a plan file records."""
+    out: dict[str, Any] = {}
+    for f in fields(item):
+        if f.name == "range":
+            continue
+        value = getattr(item, f.name)
+        if isinstance(value, datetime):
+            value = value.isoformat().replace("+00:00", "Z")
+        elif isinstance(value, UserType | GroupType | MigrationState):
+            value = value.value
+        out[f.name] = value
+    return out

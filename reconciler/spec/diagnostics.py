@@ -1,0 +1,123 @@
+"""Diagnostics: one model for every problem the tool reports, with its file range and resource address.
+
+Text form is ``path:line:col: error|warning: summary[; detail]`` (the gcc/ruff shape editors link to);
+JSON form is Terraform's ``validate -json`` object ``{severity, summary, detail, address, range}``.
+Lines and columns are 1-based; ``end`` is the position just past the item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    line: int
+    column: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"line": self.line, "column": self.column}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRange:
+    """Where something was written: a file and a start and end position in it."""
+
+    filename: str
+    start: Position
+    end: Position
+
+    @classmethod
+    def at(
+        cls, filename: str, line: int, column: int = 1, end_line: int | None = None, end_column: int | None = None
+    ) -> SourceRange:
+        start = Position(line, column)
+        end = Position(end_line if end_line is not None else line, end_column if end_column is not None else column)
+        return cls(filename, start, end)
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.start.line}:{self.start.column}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"filename": self.filename, "start": self.start.to_json(), "end": self.end.to_json()}
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    severity: Severity
+    summary: str
+    detail: str = ""
+    address: str | None = None
+    range: SourceRange | None = None
+
+    @property
+    def message(self) -> str:
+        return f"{self.summary}; {self.detail}" if self.detail else self.summary
+
+    def render(self) -> str:
+        where = f"{self.range}: " if self.range is not None else ""
+        return f"{where}{self.severity.value}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity.value,
+            "summary": self.summary,
+            "detail": self.detail,
+            "address": self.address,
+            "range": self.range.to_json() if self.range is not None else None,
+        }
+
+    def sort_key(self) -> tuple[str, int, int, int, str]:
+        if self.range is None:
+            return ("", 0, 0, 0, self.summary)
+        return (self.range.filename, self.range.start.line, self.range.start.column, 0, self.summary)
+
+
+@dataclass
+class Diagnostics:
+    """A growing list of diagnostics; loaders append to it and carry on, so every problem is reported at once."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, summary: str, where: SourceRange | None, *, detail: str = "", address: str | None = None) -> None:
+        self.items.append(Diagnostic(Severity.ERROR, summary, detail, address, where))
+
+    def warning(self, summary: str, where: SourceRange | None, *, detail: str = "", address: str | None = None) -> None:
+        self.items.append(Diagnostic(Severity.WARNING, summary, detail, address, where))
+
+    def extend(self, more: Iterable[Diagnostic]) -> None:
+        self.items.extend(more)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.items)
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for d in self.items if d.severity is severity)
+
+    def sorted(self) -> list[Diagnostic]:
+        """File order, then position: stable output for people, golden files and CI logs."""
+        return sorted(self.items, key=Diagnostic.sort_key)
+
+    def __iter__(self) -> Iterator[Diagnostic]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def summary_line(diagnostics: Diagnostics) -> str:
+    errors, warnings = diagnostics.count(Severity.ERROR), diagnostics.count(Severity.WARNING)
+    return f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -1,0 +1,364 @@
+"""From validated items to desired state: the checks that span items and files, defaults and waves applied.
+
+Checks: the same resource declared twice (case-insensitively), identity mappings that are not
+one-to-one, a user migration without a user mapping, site URLs off the tenants' hosts, a
+group-connected site given as a regular site (warning), unknown and empty waves, and schedules whose
+latest start is not after the preferred start.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from reconciler.spec.desired import (
+    GROUP_MAPPING,
+    GROUP_MIGRATION,
+    SITE_MIGRATION,
+    USER_MAPPING,
+    USER_MIGRATION,
+    WAVE,
+    Desired,
+    GroupMapping,
+    GroupMigration,
+    SiteMigration,
+    UserMapping,
+    UserMigration,
+    Wave,
+    address,
+    guid_key,
+    nickname_key,
+    upn_key,
+    url_key,
+)
+from reconciler.spec.diagnostics import Diagnostics, SourceRange
+from reconciler.spec.enums import GroupType, MigrationState, UserType
+from reconciler.spec.loader import SpecSources
+from reconciler.spec.model_errors import did_you_mean
+from reconciler.spec.models import MigrationSpec, SpecModel
+from reconciler.spec.sourced import Sourced
+
+S = TypeVar("S", bound=SpecModel)
+
+
+@dataclass(frozen=True)
+class SpecContext:
+    """What the checks need from the workspace config; ``None`` means unknown, and the check is skipped."""
+
+    source_tenant_id: str | None = None
+    source_hosts: tuple[str, ...] | None = None
+    target_hosts: tuple[str, ...] | None = None
+    user_type: UserType = UserType.REGULAR_USER
+    group_type: GroupType = GroupType.M365_GROUP
+    validate_only: bool = False
+    protect: bool = False
+    target_data_location: str | None = None
+
+
+@dataclass
+class _Wave:
+    wave: Wave
+    source: Sourced[Any]
+    members: int = 0
+
+
+@dataclass
+class _Resolver:
+    context: SpecContext
+    diags: Diagnostics
+    desired: Desired = field(default_factory=Desired)
+    waves: dict[str, _Wave] = field(default_factory=dict)
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def unique(
+        self, items: Iterable[Sourced[S]], kind: str, key_field: str, key: Callable[[str], str]
+    ) -> list[tuple[str, Sourced[S]]]:
+        """Items whose key is new, in order; each repeat is an error naming the first declaration."""
+        first: dict[str, Sourced[S]] = {}
+        out: list[tuple[str, Sourced[S]]] = []
+        for item in items:
+            k = key(getattr(item.spec, key_field))
+            seen = first.get(k)
+            if seen is not None:
+                self.diags.error(
+                    f"{address(kind, k)} is declared twice",
+                    item.where.field(key_field),
+                    detail=f"first declared at {seen.where.item}",
+                    address=address(kind, k),
+                )
+                continue
+            first[k] = item
+            out.append((k, item))
+        return out
+
+    def one_to_one(
+        self, items: list[tuple[str, Sourced[S]]], kind: str, target_field: str, key: Callable[[str], str], noun: str
+    ) -> None:
+        owners: dict[str, tuple[str, Sourced[S]]] = {}
+        for k, item in items:
+            target = getattr(item.spec, target_field)
+            tk = key(target)
+            owner = owners.get(tk)
+            if owner is not None:
+                self.diags.error(
+                    f'{noun} "{target}" is also the target of {address(kind, owner[0])}',
+                    item.where.field(target_field),
+                    detail=f"identity mappings must be one-to-one; the other is at {owner[1].where.item}",
+                    address=address(kind, k),
+                )
+                continue
+            owners[tk] = (k, item)
+
+    def organization(self, item: Sourced[Any], kind: str, key: str) -> str | None:
+        given: str | None = item.spec.source_organization_id
+        tenant = self.context.source_tenant_id
+        if given is None:
+            return tenant
+        given = guid_key(given)
+        if tenant is not None and given != tenant:
+            self.diags.error(
+                f"source organization {given} is not the source tenant",
+                item.where.field("source_organization_id"),
+                detail=f"reconciler.yaml names the source tenant {tenant}",
+                address=address(kind, key),
+            )
+        return given
+
+    def on_hosts(
+        self, url: str, hosts: tuple[str, ...] | None, item: Sourced[Any], name: str, which: str, addr: str
+    ) -> None:
+        if hosts is None:
+            return
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        if origin not in {h.lower().rstrip("/") for h in hosts}:
+            self.diags.error(
+                f"{name} {url} is not on the {which} tenant's hosts",
+                item.where.field(name),
+                detail=f"expected a URL under {' or '.join(hosts)}",
+                address=addr,
+            )
+
+    # -- kinds ---------------------------------------------------------------------------------------
+
+    def resolve_waves(self, items: list[Sourced[Any]]) -> None:
+        for name, item in self.unique(items, WAVE, "name", lambda n: n):
+            spec = item.spec
+            self.schedule_order(spec.preferred_start, spec.latest_start, item, address(WAVE, name))
+            wave = Wave(
+                name=name,
+                description=spec.description,
+                preferred_start=_utc(spec.preferred_start),
+                latest_start=_utc(spec.latest_start),
+                validate_only=spec.validate_only,
+                protect=spec.protect,
+                range=item.where.item,
+            )
+            self.waves[name] = _Wave(wave, item)
+            self.desired.waves[name] = wave
+
+    def schedule_order(
+        self, preferred: datetime | None, latest: datetime | None, item: Sourced[Any], addr: str
+    ) -> None:
+        if preferred is not None and latest is not None and latest <= preferred:
+            self.diags.error(
+                f"latest_start {_iso(latest)} is not after preferred_start {_iso(preferred)}",
+                item.where.field("latest_start"),
+                detail="the service cancels a move that has not started by its latest start",
+                address=addr,
+            )
+
+    def resolve_user_mappings(self, items: list[Sourced[Any]]) -> None:
+        unique = self.unique(items, USER_MAPPING, "source_upn", upn_key)
+        self.one_to_one(unique, USER_MAPPING, "target_upn", upn_key, "target user")
+        for k, item in unique:
+            spec = item.spec
+            self.desired.user_mappings[k] = UserMapping(
+                source_upn=spec.source_upn,
+                target_upn=spec.target_upn,
+                target_email=spec.target_email,
+                user_type=spec.user_type or self.context.user_type,
+                source_organization_id=self.organization(item, USER_MAPPING, k),
+                protect=_first(spec.protect, item.file_protect, self.context.protect),
+                range=item.where.item,
+            )
+
+    def resolve_group_mappings(self, items: list[Sourced[Any]]) -> None:
+        unique = self.unique(items, GROUP_MAPPING, "source_group_id", guid_key)
+        self.one_to_one(unique, GROUP_MAPPING, "target_group_id", guid_key, "target group")
+        self.one_to_one(unique, GROUP_MAPPING, "target_mail_nickname", nickname_key, "target mail nickname")
+        for k, item in unique:
+            spec = item.spec
+            self.desired.group_mappings[k] = GroupMapping(
+                source_group_id=guid_key(spec.source_group_id),
+                target_group_id=guid_key(spec.target_group_id),
+                target_mail_nickname=spec.target_mail_nickname,
+                group_type=spec.group_type or self.context.group_type,
+                source_organization_id=self.organization(item, GROUP_MAPPING, k),
+                protect=_first(spec.protect, item.file_protect, self.context.protect),
+                range=item.where.item,
+            )
+
+    def migration(self, item: Sourced[Any], addr: str) -> dict[str, Any]:
+        """The fields every migration shares, with its wave's defaults and the workspace's applied."""
+        spec: MigrationSpec = item.spec
+        wave_name = spec.wave if spec.wave is not None else item.file_wave
+        wave: Wave | None = None
+        if wave_name is not None:
+            entry = self.waves.get(wave_name)
+            if entry is not None:
+                entry.members += 1
+                wave = entry.wave
+            elif spec.wave is not None:  # a CSV file's default wave is checked once, at the file
+                self.unknown_wave(wave_name, item.where.field("wave"), addr)
+        preferred = spec.preferred_start or (wave.preferred_start if wave else None)
+        latest = spec.latest_start or (wave.latest_start if wave else None)
+        if spec.latest_start is not None:
+            self.schedule_order(preferred, latest, item, addr)
+        elif spec.preferred_start is not None:
+            self._preferred_after_wave_latest(preferred, latest, item, addr)
+        return {
+            "wave": wave_name,
+            "preferred_start": _utc(preferred),
+            "latest_start": _utc(latest),
+            "validate_only": _first(
+                spec.validate_only, wave.validate_only if wave else None, self.context.validate_only
+            ),
+            "state": spec.state or MigrationState.PRESENT,
+            "attempt": spec.attempt or 1,
+            "protect": _first(spec.protect, item.file_protect, wave.protect if wave else None, self.context.protect),
+            "target_data_location": spec.target_data_location or self.context.target_data_location,
+            "target_host": spec.target_host.rstrip("/") if spec.target_host else None,
+            "range": item.where.item,
+        }
+
+    def _preferred_after_wave_latest(
+        self, preferred: datetime | None, latest: datetime | None, item: Sourced[Any], addr: str
+    ) -> None:
+        if preferred is not None and latest is not None and latest <= preferred:
+            self.diags.error(
+                f"preferred_start {_iso(preferred)} is not before the wave's latest_start {_iso(latest)}",
+                item.where.field("preferred_start"),
+                detail="the service cancels a move that has not started by its latest start",
+                address=addr,
+            )
+
+    def unknown_wave(self, name: str, where: SourceRange, addr: str | None) -> None:
+        self.diags.error(
+            f'wave "{name}" is not declared',
+            where,
+            detail=did_you_mean(name, self.waves) if self.waves else "declare it under waves:",
+            address=addr,
+        )
+
+    def resolve_user_migrations(self, items: list[Sourced[Any]]) -> None:
+        for k, item in self.unique(items, USER_MIGRATION, "source_upn", upn_key):
+            spec = item.spec
+            addr = address(USER_MIGRATION, k)
+            mapping = self.desired.user_mappings.get(k)
+            target = spec.target_upn
+            if mapping is None:
+                self.diags.error(
+                    f"{addr} has no user mapping",
+                    item.where.field("source_upn"),
+                    detail=f"add a user_mapping with source_upn {spec.source_upn}; the move fails without one",
+                    address=addr,
+                )
+            elif target is not None and upn_key(target) != upn_key(mapping.target_upn):
+                self.diags.error(
+                    f"target_upn {target} differs from the user mapping's target {mapping.target_upn}",
+                    item.where.field("target_upn"),
+                    detail=f"the mapping is at {mapping.range}",
+                    address=addr,
+                )
+            self.desired.user_migrations[k] = UserMigration(
+                source_upn=spec.source_upn,
+                target_upn=target or (mapping.target_upn if mapping else ""),
+                **self.migration(item, addr),
+            )
+
+    def resolve_site_migrations(self, items: list[Sourced[Any]], group_nicknames: dict[str, str]) -> None:
+        for k, item in self.unique(items, SITE_MIGRATION, "source_url", url_key):
+            spec = item.spec
+            addr = address(SITE_MIGRATION, k)
+            self.on_hosts(spec.source_url, self.context.source_hosts, item, "source_url", "source", addr)
+            self.on_hosts(spec.target_url, self.context.target_hosts, item, "target_url", "target", addr)
+            group = _group_of_site(spec.source_url, group_nicknames)
+            if group is not None:
+                self.diags.warning(
+                    f'{spec.source_url.rstrip("/")} looks like the group-connected site of group "{group}"',
+                    item.where.field("source_url"),
+                    detail=f"move group-connected sites as a group_migration (source_mail_nickname: {group})",
+                    address=addr,
+                )
+            self.desired.site_migrations[k] = SiteMigration(
+                source_url=spec.source_url.rstrip("/"),
+                target_url=spec.target_url.rstrip("/"),
+                **self.migration(item, addr),
+            )
+
+    def resolve_group_migrations(self, items: list[Sourced[Any]]) -> None:
+        for k, item in self.unique(items, GROUP_MIGRATION, "source_mail_nickname", nickname_key):
+            spec = item.spec
+            addr = address(GROUP_MIGRATION, k)
+            self.desired.group_migrations[k] = GroupMigration(
+                source_mail_nickname=spec.source_mail_nickname,
+                target_mail_nickname=spec.target_mail_nickname or spec.source_mail_nickname,
+                **self.migration(item, addr),
+            )
+
+
+def resolve(sources: SpecSources, context: SpecContext, diags: Diagnostics) -> Desired:
+    """Check ``sources`` as a whole and build the desired state."""
+    r = _Resolver(context, diags)
+    r.resolve_waves(sources.waves)
+    for ref in sources.csv_waves:
+        if ref.spec.wave is not None and ref.spec.wave not in r.waves:
+            r.unknown_wave(ref.spec.wave, ref.where.field("wave"), None)
+    r.resolve_user_mappings(sources.user_mappings)
+    r.resolve_group_mappings(sources.group_mappings)
+    r.resolve_user_migrations(sources.user_migrations)
+    r.resolve_group_migrations(sources.group_migrations)
+    nicknames = {
+        nickname_key(i.spec.source_mail_nickname): i.spec.source_mail_nickname for i in sources.group_migrations
+    }
+    for mapping in r.desired.group_mappings.values():
+        nicknames.setdefault(nickname_key(mapping.target_mail_nickname), mapping.target_mail_nickname)
+    r.resolve_site_migrations(sources.site_migrations, nicknames)
+    for name, entry in r.waves.items():
+        if entry.members == 0:
+            diags.warning(
+                f"{address(WAVE, name)} has no migrations",
+                entry.source.where.field("name"),
+                detail=f"add `wave: {name}` to the migrations that belong to it, or remove the wave",
+                address=address(WAVE, name),
+            )
+    return r.desired
+
+
+def _group_of_site(url: str, nicknames: dict[str, str]) -> str | None:
+    path = urlsplit(url).path.rstrip("/")
+    parent, leaf = posixpath.split(path)
+    if parent.lower() in ("/sites", "/teams"):
+        return nicknames.get(leaf.lower())
+    return None
+
+
+def _first(*values: bool | None) -> bool:
+    for value in values:
+        if value is not None:
+            return value
+    return False
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

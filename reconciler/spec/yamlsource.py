@@ -1,0 +1,302 @@
+"""Read YAML into plain Python values plus a parallel tree of source locations, in one pass.
+
+Composition uses ruamel.yaml's C-backed parser when ``ruamel.yaml.clib`` is installed (about five
+times faster than the pure-Python one, DESIGN.md §7) and falls back to the pure parser otherwise.
+Scalars are constructed here, not by ruamel's constructor, so that duplicate keys, unsupported tags,
+recursive aliases and alias bombs become diagnostics instead of exceptions, and so that date-times
+stay strings until the models parse them (a date-time without a time zone must be an error, not a
+silently naive value).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconciler.spec.diagnostics import Diagnostics, Position, SourceRange
+
+try:  # pragma: no branch - which one depends on the installation
+    from ruamel.yaml.cyaml import CSafeLoader
+
+    C_LOADER = True
+except ImportError:  # pragma: no cover - the pure parser is the fallback when no compiled clib is installed
+    C_LOADER = False
+
+
+def compose(text: str, *, pure: bool = False) -> Node | None:
+    """The node tree of the single YAML document in ``text`` (None if empty); raises ``YAMLError``."""
+    if C_LOADER and not pure:
+        loader = CSafeLoader(text)
+        try:
+            node: Node | None = loader.get_single_node()
+        finally:
+            loader.dispose()
+        return node
+    yaml = YAML(typ="safe", pure=True)
+    return yaml.compose(text)  # type: ignore[no-any-return]
+
+
+_TAG = "tag:yaml.org,2002:"
+
+
+@dataclass(slots=True)
+class Loc:
+    """Where one YAML value sits (1-based, end just past it); mappings and sequences keep their children's."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    keys: dict[str, tuple[Loc, Loc]] | None = None
+    items: list[Loc] | None = None
+
+    def range(self, filename: str) -> SourceRange:
+        return SourceRange(filename, Position(self.line, self.column), Position(self.end_line, self.end_column))
+
+    def value_of(self, key: str | int) -> Loc | None:
+        if isinstance(key, str) and self.keys is not None:
+            pair = self.keys.get(key)
+            return pair[1] if pair is not None else None
+        if isinstance(key, int) and self.items is not None and 0 <= key < len(self.items):
+            return self.items[key]
+        return None
+
+    def key_of(self, key: str) -> Loc | None:
+        pair = self.keys.get(key) if self.keys is not None else None
+        return pair[0] if pair is not None else None
+
+
+@dataclass(slots=True)
+class YamlDocument:
+    filename: str
+    value: Any
+    loc: Loc
+
+
+def read_text(path: Path, filename: str, diags: Diagnostics) -> str | None:
+    """The file as text (UTF-8, an optional BOM dropped), or None with a diagnostic."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        diags.error(f"cannot read file: {exc.strerror or exc}", SourceRange.at(filename, 1))
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        diags.error(
+            "file is not valid UTF-8", SourceRange.at(filename, line, column), detail=f"byte 0x{data[exc.start]:02x}"
+        )
+        return None
+
+
+def load_yaml(text: str, filename: str, diags: Diagnostics, *, pure: bool = False) -> YamlDocument | None:
+    """Parse one YAML document; None (with diagnostics) when it cannot be read at all.
+
+    An empty document gives ``None`` as its value. Problems inside an otherwise readable document
+    (duplicate keys, unsupported tags) are reported and the offending part dropped. ``pure`` forces
+    ruamel's pure-Python parser (benchmarks compare the two).
+    """
+    try:
+        node = compose(text, pure=pure)
+    except YAMLError as exc:
+        summary, where, detail = _syntax_error(exc, text, filename)
+        diags.error(summary, where, detail=detail)
+        return None
+    except RecursionError:
+        diags.error("YAML syntax error: the document nests too deeply", SourceRange.at(filename, 1))
+        return None
+    if node is None:
+        return YamlDocument(filename, None, Loc(1, 1, 1, 1))
+    builder = _Builder(filename, diags, budget=2 * len(text) + 1000)
+    try:
+        value, loc = builder.build(node)
+    except _AliasBomb:
+        diags.error(
+            "too many alias expansions in this document",
+            _mark_range(filename, node),
+            detail="aliases expand into more values than the file has characters",
+        )
+        return None
+    return YamlDocument(filename, value, loc)
+
+
+class _AliasBomb(Exception):
+    pass
+
+
+class _Builder:
+    def __init__(self, filename: str, diags: Diagnostics, budget: int) -> None:
+        self.filename = filename
+        self.diags = diags
+        self.budget = budget
+        self.active: set[int] = set()
+
+    def build(self, node: Node) -> tuple[Any, Loc]:
+        self.budget -= 1
+        if self.budget < 0:
+            raise _AliasBomb
+        loc = _loc(node)
+        tag = node.tag or ""
+        if not tag.startswith(_TAG) and tag not in ("", "!"):
+            # Report it, then read the value as if untagged so the rest of the item is still checked.
+            self.diags.error(f"unsupported YAML tag {tag}", loc.range(self.filename))
+        if isinstance(node, ScalarNode):
+            return _scalar(node), loc
+        if id(node) in self.active:
+            self.diags.error("recursive alias: a value contains itself", loc.range(self.filename))
+            return None, loc
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return self._sequence(node, loc)
+            if isinstance(node, MappingNode):
+                return self._mapping(node, loc)
+        finally:
+            self.active.discard(id(node))
+        return None, loc  # pragma: no cover - ruamel has no other node kinds
+
+    def _sequence(self, node: SequenceNode, loc: Loc) -> tuple[list[Any], Loc]:
+        values: list[Any] = []
+        locs: list[Loc] = []
+        for child in node.value:
+            value, child_loc = self.build(child)
+            values.append(value)
+            locs.append(child_loc)
+        loc.items = locs
+        return values, loc
+
+    def _mapping(self, node: MappingNode, loc: Loc) -> tuple[dict[str, Any], Loc]:
+        values: dict[str, Any] = {}
+        keys: dict[str, tuple[Loc, Loc]] = {}
+        for key_node, value_node in node.value:
+            key_loc = _loc(key_node)
+            if key_node.tag == _TAG + "merge":
+                self.diags.error(
+                    "merge keys (<<) are not supported",
+                    key_loc.range(self.filename),
+                    detail="use a wave or the workspace defaults for shared values",
+                )
+                continue
+            key = _scalar(key_node) if isinstance(key_node, ScalarNode) else None
+            if not isinstance(key, str):
+                self.diags.error(
+                    "keys must be strings",
+                    key_loc.range(self.filename),
+                    detail=f"found {yaml_type(key) if isinstance(key_node, ScalarNode) else 'a ' + _kind(key_node)}",
+                )
+                continue
+            if key in keys:
+                first = keys[key][0]
+                self.diags.error(
+                    f'duplicate key "{key}"', key_loc.range(self.filename), detail=f"first given at line {first.line}"
+                )
+                continue
+            value, value_loc = self.build(value_node)
+            values[key] = value
+            keys[key] = (key_loc, value_loc)
+        loc.keys = keys
+        return values, loc
+
+
+def _loc(node: Node) -> Loc:
+    start, end = node.start_mark, node.end_mark
+    return Loc(start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+
+
+def _mark_range(filename: str, node: Node) -> SourceRange:
+    return _loc(node).range(filename)
+
+
+def _kind(node: Node) -> str:
+    return "mapping" if isinstance(node, MappingNode) else "sequence" if isinstance(node, SequenceNode) else "scalar"
+
+
+_SPECIAL_FLOATS = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
+
+
+def _scalar(node: ScalarNode) -> Any:
+    tag, raw = node.tag or "", node.value
+    if node.style not in (None, "", "?") or not tag.startswith(_TAG):
+        # Quoted or block scalars are strings whatever they look like; so are plain scalars with a non-standard tag.
+        return raw
+    kind = tag[len(_TAG) :]
+    if kind == "null":
+        return None
+    if kind == "bool":
+        return raw.lower() in ("true", "yes", "on", "y")
+    if kind == "int":
+        text = raw.replace("_", "")
+        try:
+            return int(text, 0)
+        except ValueError:
+            try:
+                return int(text, 10)
+            except ValueError:
+                return raw
+    if kind == "float":
+        special = _SPECIAL_FLOATS.get(raw.lower())
+        if special is not None:
+            return special
+        try:
+            return float(raw.replace("_", ""))
+        except ValueError:
+            return raw
+    return raw  # str, timestamp (parsed by the models) and anything else stay text
+
+
+def yaml_type(value: Any) -> str:
+    """The YAML name of a constructed value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "sequence"
+    return type(value).__name__
+
+
+def _syntax_error(exc: YAMLError, text: str, filename: str) -> tuple[str, SourceRange, str]:
+    """(summary, range, detail) for an error raised while parsing."""
+    if isinstance(exc, MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = (
+            SourceRange.at(filename, mark.line + 1, mark.column + 1)
+            if mark is not None
+            else SourceRange.at(filename, 1)
+        )
+        problem = (exc.problem or "").strip()
+        context = (exc.context or "").strip()
+        if problem == "but found another document":
+            return "YAML syntax error: a file holds one YAML document, found a second one", where, ""
+        detail = ""
+        cm = exc.context_mark
+        if context and cm is not None and mark is not None and (cm.line, cm.column) != (mark.line, mark.column):
+            detail = f"{context} that starts at line {cm.line + 1}, column {cm.column + 1}"
+        elif context:
+            detail = context
+        return f"YAML syntax error: {problem or context}", where, detail
+    position = getattr(exc, "position", None)
+    if isinstance(position, int):
+        line = text.count("\n", 0, position) + 1
+        column = position - (text.rfind("\n", 0, position) + 1) + 1
+        where = SourceRange.at(filename, line, column)
+    else:
+        where = SourceRange.at(filename, 1)
+    reason = getattr(exc, "reason", None) or str(exc).splitlines()[0]
+    return f"YAML syntax error: {reason}", where, ""

@@ -1,0 +1,167 @@
+"""The model of ``reconciler.yaml``: tenants, credentials by reference, endpoints, state backend, defaults.
+
+Secrets never appear in this file. Credentials name where a secret lives (an environment variable, a
+file, a certificate and its password's environment variable), or say "managed identity" / "device
+code", or come from an emulator connection file. Field order is the canonical order ``fmt`` writes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler.spec.fields import (
+    DataLocation,
+    Domain,
+    EndpointUrl,
+    EnvVarName,
+    GroupTypeValue,
+    Guid,
+    HttpsUrl,
+    NonEmptyText,
+    UserTypeValue,
+)
+
+CONFIG_FILE = "reconciler.yaml"
+DEFAULT_STATE_PATH = ".reconciler/state.json"
+DEFAULT_SPEC_FILES = ("**/*.yaml", "**/*.yml")
+GRAPH_BASE_URL = "https://graph.microsoft.com/beta"
+AUTHORITY_BASE_URL = "https://login.microsoftonline.com"
+
+# Shown instead of a did-you-mean when someone tries to put a secret value in the config.
+_SECRET_HINT = (
+    "secrets are never written in reconciler.yaml; name an environment variable (client_secret_env) "
+    "or a file (client_secret_file) instead"
+)
+SECRET_HINTS = dict.fromkeys(
+    ("client_secret", "secret", "password", "certificate_password", "token", "access_token"), _SECRET_HINT
+)
+
+
+class ConfigModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ClientSecretCredential(ConfigModel):
+    """An app registration's client secret, read at run time from an environment variable or a file."""
+
+    type: Literal["client_secret"]
+    client_id: Guid
+    client_secret_env: EnvVarName | None = Field(None, description="Environment variable holding the secret.")
+    client_secret_file: NonEmptyText | None = Field(None, description="File holding the secret (keep it 0600).")
+
+
+class CertificateCredential(ConfigModel):
+    """An app registration's certificate: a PEM file with the private key and the certificate."""
+
+    type: Literal["certificate"]
+    client_id: Guid
+    certificate_path: NonEmptyText
+    certificate_password_env: EnvVarName | None = Field(
+        None, description="Environment variable holding the private key's password, if it has one."
+    )
+
+
+class ManagedIdentityCredential(ConfigModel):
+    """An Azure managed identity: system-assigned, or user-assigned with its client id."""
+
+    type: Literal["managed_identity"]
+    client_id: Guid | None = None
+
+
+class DeviceCodeCredential(ConfigModel):
+    """Delegated sign-in with a device code (interactive use)."""
+
+    type: Literal["device_code"]
+    client_id: Guid
+
+
+class EmulatorCredential(ConfigModel):
+    """Client id and secret from the emulator connection file named under ``emulator:``."""
+
+    type: Literal["emulator"]
+
+
+Credentials = Annotated[
+    ClientSecretCredential
+    | CertificateCredential
+    | ManagedIdentityCredential
+    | DeviceCodeCredential
+    | EmulatorCredential,
+    Field(discriminator="type"),
+]
+
+
+class TenantConfig(ConfigModel):
+    """One side of the migration."""
+
+    name: NonEmptyText | None = Field(None, description="A label for people, e.g. contoso.")
+    tenant_id: Guid | None = Field(None, description="Entra tenant id; may come from the emulator connection file.")
+    domain: Domain | None = Field(
+        None, description="Initial domain, e.g. contoso.onmicrosoft.com; may come from the emulator connection file."
+    )
+    hosts: list[HttpsUrl] | None = Field(
+        None,
+        description="SharePoint hosts; default https://LABEL.sharepoint.com and https://LABEL-my.sharepoint.com "
+        "for a LABEL.onmicrosoft.com domain.",
+    )
+    data_location: DataLocation | None = Field(
+        None,
+        description="Geo (data location code) for a multi-geo tenant; on the target, the default "
+        "targetDataLocationCode of migrations.",
+    )
+    credentials: Credentials | None = Field(
+        None, description="How to sign in to this tenant (default with `emulator:`: the emulator's app)."
+    )
+
+
+class GraphConfig(ConfigModel):
+    """Endpoints; the defaults are Microsoft's global cloud."""
+
+    graph_base_url: EndpointUrl = GRAPH_BASE_URL
+    authority_base_url: EndpointUrl = AUTHORITY_BASE_URL
+    ca_bundle: NonEmptyText | None = Field(None, description="PEM bundle to trust instead of the system's.")
+
+
+class EmulatorConfig(ConfigModel):
+    """Use a running ``reconciler emulator serve``: its connection file fills endpoints, CA and apps."""
+
+    connection_file: NonEmptyText = Field(description="Path of the file `emulator serve --connection-file` writes.")
+
+
+class LocalStateConfig(ConfigModel):
+    """State in a local JSON file (mode 0600)."""
+
+    backend: Literal["local"] = "local"
+    path: NonEmptyText = DEFAULT_STATE_PATH
+
+
+# One backend so far; a remote one joins as a union discriminated by `backend` (local stays the default).
+StateConfig = LocalStateConfig
+
+
+class DefaultsConfig(ConfigModel):
+    """Values items get when they do not say."""
+
+    user_type: UserTypeValue = Field(default="regularUser", validate_default=True)
+    group_type: GroupTypeValue = Field(default="m365Group", validate_default=True)
+    validate_only: bool = False
+    protect: bool = False
+
+
+class WorkspaceConfig(ConfigModel):
+    """``reconciler.yaml``."""
+
+    version: Literal[1] = Field(1, description="Format version of this file.")
+    source: TenantConfig = Field(description="The tenant content moves from (migration tasks live here).")
+    target: TenantConfig = Field(description="The tenant content moves to (identity mappings live here).")
+    emulator: EmulatorConfig | None = None
+    graph: GraphConfig = Field(default_factory=GraphConfig)
+    state: StateConfig = Field(default_factory=LocalStateConfig)
+    defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
+    spec_files: list[NonEmptyText] = Field(
+        default_factory=lambda: list(DEFAULT_SPEC_FILES),
+        description="Glob patterns (relative to the workspace) of spec files; reconciler.yaml and hidden "
+        "folders are never spec files.",
+    )

@@ -1,0 +1,142 @@
+"""Resolve a workspace's credential references into the Graph layer's ``TenantConnection``s, at run time.
+
+``reconciler.yaml`` only names where secrets live; this module reads the environment variables, secret
+files, certificate paths or emulator connection file it names, just before they are needed. Secret
+values are ``SecretStr`` (their repr is masked) and are never written anywhere by this package.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from reconciler.graph.config import (
+    Certificate,
+    ClientSecret,
+    ConfigError,
+    Credential,
+    DeviceCode,
+    ManagedIdentity,
+    TenantConnection,
+)
+from reconciler.spec.diagnostics import Diagnostics
+from reconciler.workspace.config import (
+    CertificateCredential,
+    ClientSecretCredential,
+    DeviceCodeCredential,
+    ManagedIdentityCredential,
+    TenantConfig,
+)
+from reconciler.workspace.emulator_file import EmulatorConnection, EmulatorTenant, read_emulator_connection
+from reconciler.workspace.loader import Workspace
+
+
+class CredentialError(Exception):
+    """A credential reference that cannot be followed; the message is one line and never holds a secret."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Both tenants, ready for ``GraphClient(source, target)``."""
+
+    source: TenantConnection
+    target: TenantConnection
+
+
+def resolve_connection(workspace: Workspace, environ: Mapping[str, str] | None = None) -> Connection:
+    """Endpoints and signed-in identities for both tenants; raises ``CredentialError``."""
+    env = os.environ if environ is None else environ
+    config = workspace.config
+    if config is None or workspace.source is None or workspace.target is None or not workspace.ok:
+        raise CredentialError("the workspace has errors; run `reconciler validate` to see them")
+    emulator: EmulatorConnection | None = None
+    ca: Path | None
+    if config.emulator is not None:
+        path = _path(workspace.root, config.emulator.connection_file)
+        if not path.is_file():
+            raise CredentialError(f"emulator connection file {path} does not exist; is the emulator running?")
+        diags = Diagnostics()
+        emulator = read_emulator_connection(path, str(path), diags)
+        if emulator is None:
+            first = diags.sorted()[0].render() if len(diags) else str(path)
+            raise CredentialError(f"cannot read the emulator connection file: {first}")
+        graph, authority, ca = emulator.graph_base_url, emulator.authority_base_url, Path(emulator.ca_file)
+    else:
+        graph, authority = config.graph.graph_base_url, config.graph.authority_base_url
+        ca = _path(workspace.root, config.graph.ca_bundle) if config.graph.ca_bundle else None
+    tenants = []
+    for role in ("source", "target"):
+        tenant: TenantConfig = getattr(config, role)
+        side: EmulatorTenant | None = getattr(emulator.tenants, role) if emulator is not None else None
+        facts = workspace.source if role == "source" else workspace.target
+        tenant_id = facts.tenant_id or (side.tenant_id.lower() if side else None)
+        if side is not None and tenant_id != side.tenant_id.lower():
+            raise CredentialError(
+                f"{role}: reconciler.yaml names tenant {tenant_id}, the emulator serves {side.tenant_id}"
+            )
+        if tenant_id is None:  # pragma: no cover - validate reports this first
+            raise CredentialError(f"{role}: the tenant id is unknown")
+        credential = _credential(role, tenant, side, workspace.root, env)
+        try:
+            tenants.append(
+                TenantConnection(
+                    role=role,
+                    tenant_id=tenant_id,
+                    credential=credential,
+                    authority_base_url=authority,
+                    graph_base_url=graph,
+                    ca_file=ca,
+                )
+            )
+        except ConfigError as exc:
+            raise CredentialError(str(exc)) from None
+    return Connection(tenants[0], tenants[1])
+
+
+def _credential(
+    role: str, tenant: TenantConfig, side: EmulatorTenant | None, root: Path, env: Mapping[str, str]
+) -> Credential:
+    ref = tenant.credentials
+    if ref is None or ref.type == "emulator":
+        if side is None:  # pragma: no cover - validate reports this first
+            raise CredentialError(f"{role}: no credentials and no emulator connection file")
+        return ClientSecret(side.client_id, SecretStr(side.client_secret))
+    if isinstance(ref, ClientSecretCredential):
+        if ref.client_secret_env is not None:
+            return ClientSecret(ref.client_id, SecretStr(_env(role, ref.client_secret_env, env)))
+        assert ref.client_secret_file is not None
+        path = _path(root, ref.client_secret_file)
+        try:
+            secret = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise CredentialError(f"{role}: cannot read the client secret file {path}: {exc.strerror}") from None
+        if not secret:
+            raise CredentialError(f"{role}: the client secret file {path} is empty")
+        return ClientSecret(ref.client_id, SecretStr(secret))
+    if isinstance(ref, CertificateCredential):
+        path = _path(root, ref.certificate_path)
+        if not path.is_file():
+            raise CredentialError(f"{role}: certificate file {path} does not exist")
+        password = ref.certificate_password_env
+        return Certificate(ref.client_id, path, SecretStr(_env(role, password, env)) if password else None)
+    if isinstance(ref, ManagedIdentityCredential):
+        return ManagedIdentity(ref.client_id)
+    if isinstance(ref, DeviceCodeCredential):
+        return DeviceCode(ref.client_id)
+    raise CredentialError(f"{role}: unsupported credential type {ref.type}")  # pragma: no cover
+
+
+def _env(role: str, name: str, env: Mapping[str, str]) -> str:
+    value = env.get(name, "")
+    if not value:
+        raise CredentialError(f"{role}: environment variable {name} is not set")
+    return value
+
+
+def _path(root: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else root / path

@@ -1,0 +1,286 @@
+"""Load a workspace: ``reconciler.yaml``, the spec files it selects, and the desired state they declare.
+
+Reads local files only, never the network. Every problem lands in ``Workspace.diagnostics``; loading
+carries on past them so one run reports them all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from reconciler.spec.desired import Desired
+from reconciler.spec.diagnostics import Diagnostics, SourceRange
+from reconciler.spec.loader import SpecPath, read_specs
+from reconciler.spec.model_errors import validate_model, yaml_locator
+from reconciler.spec.resolve import SpecContext, resolve
+from reconciler.spec.yamlsource import Loc, YamlDocument, load_yaml, read_text
+from reconciler.workspace.config import (
+    CONFIG_FILE,
+    SECRET_HINTS,
+    ClientSecretCredential,
+    TenantConfig,
+    WorkspaceConfig,
+)
+from reconciler.workspace.emulator_file import EmulatorConnection, read_emulator_connection
+
+
+@dataclass(frozen=True)
+class TenantFacts:
+    """What is known about one tenant without asking the network (``None``: not known yet)."""
+
+    role: str
+    name: str | None
+    tenant_id: str | None
+    domain: str | None
+    hosts: tuple[str, ...] | None
+    data_location: str | None
+
+
+@dataclass
+class Workspace:
+    root: Path
+    display_root: str
+    config: WorkspaceConfig | None
+    source: TenantFacts | None
+    target: TenantFacts | None
+    spec_files: list[str]
+    desired: Desired
+    diagnostics: Diagnostics
+    emulator: EmulatorConnection | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics.has_errors
+
+    def display(self, relative: str) -> str:
+        return display_path(self.display_root, relative)
+
+    @property
+    def state_path(self) -> Path:
+        path = Path(self.config.state.path) if self.config is not None else Path(".reconciler/state.json")
+        return path if path.is_absolute() else self.root / path
+
+
+def display_path(display_root: str, relative: str) -> str:
+    return relative if display_root in ("", ".") else posixpath.join(display_root, relative)
+
+
+def load_config(
+    root: Path, display_root: str, diags: Diagnostics
+) -> tuple[WorkspaceConfig | None, YamlDocument | None]:
+    """``reconciler.yaml`` validated against its model (the checks across its sections are separate)."""
+    config_name = display_path(display_root, CONFIG_FILE)
+    config_path = root / CONFIG_FILE
+    if not config_path.is_file():
+        diags.error(f"no {CONFIG_FILE} in {display_root}", None, detail="run `reconciler init` to create a workspace")
+        return None, None
+    text = read_text(config_path, config_name, diags)
+    doc = load_yaml(text, config_name, diags) if text is not None else None
+    if doc is None:
+        return None, None
+    if doc.value is None:
+        diags.error(f"{CONFIG_FILE} is empty", SourceRange.at(config_name, 1))
+        return None, doc
+    if not isinstance(doc.value, dict):
+        diags.error(f"{CONFIG_FILE} must be a mapping", doc.loc.range(config_name))
+        return None, doc
+    locate = yaml_locator(doc.loc, config_name)
+    return validate_model(WorkspaceConfig, doc.value, locate, diags, hints=SECRET_HINTS), doc
+
+
+def load_workspace(root: Path | str = ".") -> Workspace:
+    display_root = str(root)
+    root = Path(root)
+    diags = Diagnostics()
+    if not root.is_dir():
+        diags.error(f'workspace "{display_root}" is not a directory', None)
+        return Workspace(root, display_root, None, None, None, [], Desired(), diags)
+    config, doc = load_config(root, display_root, diags)
+    config_name = display_path(display_root, CONFIG_FILE)
+    source = target = None
+    emulator: EmulatorConnection | None = None
+    if config is not None and doc is not None:
+        emulator = _check_config(config, doc, root, display_root, diags)
+        uses_emulator = config.emulator is not None
+        source = _facts("source", config.source, emulator, uses_emulator, doc.loc, config_name, diags)
+        target = _facts("target", config.target, emulator, uses_emulator, doc.loc, config_name, diags)
+        _check_tenants_differ(source, target, doc.loc, config_name, diags)
+    spec_paths = discover_spec_files(root, display_root, config)
+    sources = read_specs(spec_paths, diags)
+    context = _context(config, source, target)
+    desired = resolve(sources, context, diags)
+    return Workspace(root, display_root, config, source, target, sources.files, desired, diags, emulator)
+
+
+def discover_spec_files(root: Path, display_root: str, config: WorkspaceConfig | None) -> list[SpecPath]:
+    """Spec files matched by the config's globs, in a stable order; never reconciler.yaml or hidden folders."""
+    patterns = config.spec_files if config is not None else ["**/*.yaml", "**/*.yml"]
+    found: dict[str, Path] = {}
+    for pattern in patterns:
+        for path in root.glob(pattern):
+            if not path.is_file():
+                continue
+            relative = path.relative_to(root).as_posix()
+            if relative == CONFIG_FILE or any(part.startswith(".") for part in Path(relative).parts):
+                continue
+            found.setdefault(relative, path)
+    return [SpecPath(found[rel], display_path(display_root, rel)) for rel in sorted(found)]
+
+
+def _check_config(
+    config: WorkspaceConfig, doc: YamlDocument, root: Path, display_root: str, diags: Diagnostics
+) -> EmulatorConnection | None:
+    filename = display_path(display_root, CONFIG_FILE)
+    loc = doc.loc
+    raw: dict[str, Any] = doc.value
+    for role in ("source", "target"):
+        tenant: TenantConfig = getattr(config, role)
+        credential = tenant.credentials
+        if isinstance(credential, ClientSecretCredential) and (
+            (credential.client_secret_env is None) == (credential.client_secret_file is None)
+        ):
+            diags.error(
+                f"{role}.credentials: give exactly one of client_secret_env and client_secret_file",
+                _at(loc, filename, role, "credentials"),
+            )
+        if credential is None and config.emulator is None:
+            diags.error(
+                f"{role}.credentials is required",
+                _at(loc, filename, role),
+                detail="name a client secret, certificate, managed identity or device code, or use `emulator:`",
+            )
+        if credential is not None and credential.type == "emulator" and config.emulator is None:
+            diags.error(
+                f"{role}.credentials: type emulator needs an `emulator:` section with its connection file",
+                _at(loc, filename, role, "credentials", "type"),
+            )
+    if "graph" in raw and config.emulator is not None:
+        diags.error(
+            "graph: endpoints come from the emulator connection file",
+            _at(loc, filename, "graph"),
+            detail="remove either graph: or emulator:",
+        )
+    for name in ("graph_base_url", "authority_base_url"):
+        url = getattr(config.graph, name)
+        if urlsplit(url).scheme == "http" and not _is_loopback(urlsplit(url).hostname or ""):
+            diags.error(
+                f"graph.{name}: http is allowed only for loopback addresses",
+                _at(loc, filename, "graph", name),
+                detail="use https://",
+            )
+    if config.emulator is None:
+        return None
+    path = Path(config.emulator.connection_file)
+    real = path if path.is_absolute() else root / path
+    if not real.is_file():
+        missing = [
+            f"{role}.{name}"
+            for role in ("source", "target")
+            for name in ("tenant_id", "domain")
+            if getattr(getattr(config, role), name) is None
+        ]
+        if missing:
+            diags.warning(
+                f"emulator connection file {config.emulator.connection_file} does not exist yet",
+                _at(loc, filename, "emulator", "connection_file"),
+                detail=f"{', '.join(missing)} will come from it; checks that need them were skipped",
+            )
+        return None
+    display = display_path(display_root, path.as_posix()) if not path.is_absolute() else str(path)
+    return read_emulator_connection(real, display, diags)
+
+
+def _facts(
+    role: str,
+    tenant: TenantConfig,
+    emulator: EmulatorConnection | None,
+    uses_emulator: bool,
+    loc: Loc,
+    filename: str,
+    diags: Diagnostics,
+) -> TenantFacts:
+    side = getattr(emulator.tenants, role) if emulator is not None else None
+    tenant_id, domain, name = tenant.tenant_id, tenant.domain, tenant.name
+    if side is not None:
+        for field_name, ours, theirs in (("tenant_id", tenant_id, side.tenant_id), ("domain", domain, side.domain)):
+            if ours is not None and ours.lower() != theirs.lower():
+                diags.error(
+                    f"{role}.{field_name} {ours} differs from the emulator connection file's {theirs}",
+                    _at(loc, filename, role, field_name),
+                )
+        tenant_id, domain, name = tenant_id or side.tenant_id, domain or side.domain, name or side.name
+    elif not uses_emulator:
+        for field_name, value in (("tenant_id", tenant_id), ("domain", domain)):
+            if value is None:
+                diags.error(f"{role}.{field_name} is required", _at(loc, filename, role))
+    hosts: tuple[str, ...] | None = tuple(h.rstrip("/") for h in tenant.hosts) if tenant.hosts else None
+    if hosts is None and domain is not None:
+        label, _, rest = domain.lower().partition(".")
+        if rest == "onmicrosoft.com":
+            hosts = (f"https://{label}.sharepoint.com", f"https://{label}-my.sharepoint.com")
+        else:
+            diags.error(
+                f"{role}.hosts is required when the domain is not LABEL.onmicrosoft.com",
+                _at(loc, filename, role, "domain"),
+                detail="list the tenant's SharePoint hosts, e.g. https://contoso.sharepoint.com",
+            )
+    return TenantFacts(role, name, tenant_id.lower() if tenant_id else None, domain, hosts, tenant.data_location)
+
+
+def _check_tenants_differ(
+    source: TenantFacts, target: TenantFacts, loc: Loc, filename: str, diags: Diagnostics
+) -> None:
+    if source.tenant_id is not None and source.tenant_id == target.tenant_id:
+        diags.error(
+            "source and target are the same tenant",
+            _at(loc, filename, "target", "tenant_id"),
+            detail=f"both are {source.tenant_id}; a cross-tenant migration needs two tenants",
+        )
+    elif source.domain is not None and target.domain is not None and source.domain.lower() == target.domain.lower():
+        diags.error(
+            "source and target are the same tenant",
+            _at(loc, filename, "target", "domain"),
+            detail=f"both are {source.domain}; a cross-tenant migration needs two tenants",
+        )
+
+
+def _context(config: WorkspaceConfig | None, source: TenantFacts | None, target: TenantFacts | None) -> SpecContext:
+    if config is None or source is None or target is None:
+        return SpecContext()
+    d = config.defaults
+    return SpecContext(
+        source_tenant_id=source.tenant_id,
+        source_hosts=source.hosts,
+        target_hosts=target.hosts,
+        user_type=d.user_type,
+        group_type=d.group_type,
+        validate_only=d.validate_only,
+        protect=d.protect,
+        target_data_location=target.data_location,
+    )
+
+
+def _at(loc: Loc, filename: str, *path: str) -> SourceRange:
+    """The deepest written part of ``path`` in the config (a default that was not written points at its parent)."""
+    current = loc
+    for part in path:
+        child = current.value_of(part)
+        if child is None:
+            key = current.key_of(part)
+            return (key or current).range(filename)
+        current = child
+    return current.range(filename)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

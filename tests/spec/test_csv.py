@@ -1,0 +1,109 @@
+"""CSV inputs: the cmdlet identity map and plain migration lists, with row and cell locations."""
+
+from __future__ import annotations
+
+from reconciler.spec.csvfiles import read_identity_map, read_migrations
+from reconciler.spec.diagnostics import Diagnostics
+from reconciler.spec.enums import CsvFormat, GroupType, UserType
+from reconciler.spec.sourced import cell_spans
+
+TENANT = "79d49731-4eec-55d9-bcd4-6d55505b7f2c"
+
+
+def test_identity_map_rows_map_to_graph_fields() -> None:
+    text = (
+        f"User,{TENANT},alice@contoso.com,alice@fabrikam.com,alice.smith@fabrikam.com,Internal\r\n"
+        "user, ,bob@contoso.com,bob@fabrikam.com,,GUEST\r\n"
+        f"Group,{TENANT},54cf901d-34e3-5a82-9200-09f75df0d2db,fae36d75-12cf-505a-946e-01485529decd,finance,M365GROUP\r\n"
+    )
+    diags = Diagnostics()
+    items = read_identity_map(text, "map.csv", diags, protect=True)
+    assert not diags.items
+    alice, bob = (s.spec for s in items.user_mappings)
+    assert (alice.source_upn, alice.target_upn, alice.target_email, alice.user_type) == (
+        "alice@contoso.com",
+        "alice@fabrikam.com",
+        "alice.smith@fabrikam.com",
+        UserType.REGULAR_USER,
+    )
+    assert alice.source_organization_id == TENANT
+    assert (bob.source_organization_id, bob.target_email, bob.user_type) == (None, None, UserType.GUEST_USER)
+    (group,) = items.group_mappings
+    assert group.spec.target_mail_nickname == "finance"
+    assert group.spec.group_type is GroupType.M365_GROUP
+    assert group.file_protect is True
+    assert str(items.user_mappings[1].where.item) == "map.csv:2:1"
+
+
+def test_identity_map_errors_point_at_the_cell() -> None:
+    text = (
+        "\n"
+        f'User,{TENANT},"Smith, Alice@contoso.com",alice@fabrikam.com,alice@fabrikam.com,regularUser\n'
+        f"User,{TENANT},bob@contoso.com,bob@fabrikam.com,bob@fabrikam.com,superUser,extra\n"
+        f"Group,{TENANT},54cf901d-34e3-5a82-9200-09f75df0d2db,nope,finance,\n"
+        'User,"a"b,c\n'
+        f"User,{TENANT},carol@contoso.com,carol@fabrikam.com,carol@fabrikam.com,\n"
+    )
+    diags = Diagnostics()
+    items = read_identity_map(text, "map.csv", diags)
+    assert [d.render() for d in diags.sorted()] == [
+        'map.csv:2:43: error: SourceUserUpn: "Smith, Alice@contoso.com" is not a valid user principal name; '
+        "expected name@domain, e.g. alice@contoso.com",
+        "map.csv:3:1: error: expected 6 columns in a User row, found 7; "
+        "User,SourceTenantCompanyID,SourceUserUpn,TargetUserUpn,TargetUserEmail,UserType",
+        'map.csv:4:81: error: TargetGroupObjectID: "nope" is not a valid GUID; expected 8-4-4-4-12 hexadecimal digits',
+        "map.csv:5:1: error: CSV syntax error: ',' expected after '\"'",
+    ]
+    assert [s.spec.source_upn for s in items.user_mappings] == ["carol@contoso.com"]
+    assert diags.sorted()[0].address == 'user_mapping["smith, alice@contoso.com"]'
+
+
+def test_cell_spans_honour_quotes() -> None:
+    assert cell_spans('a,"b,c",,d') == [(1, 2), (3, 8), (9, 9), (10, 11)]
+    assert cell_spans("") == [(1, 1)]
+
+
+def test_migration_list_reads_named_columns_with_file_defaults() -> None:
+    text = (
+        "source_upn,preferred_start,validate_only,state,attempt\n"
+        "a@contoso.com,2026-03-01T18:00:00Z,TRUE,cancelled,2\n"
+        "b@contoso.com,,,,\n"
+    )
+    diags = Diagnostics()
+    items = read_migrations(text, "m.csv", CsvFormat.USER_MIGRATIONS, diags, protect=False, wave="w1")
+    assert not diags.items
+    a, b = items.migrations
+    assert a.spec.model_dump(exclude_none=True) == {
+        "source_upn": "a@contoso.com",
+        "preferred_start": a.spec.preferred_start,
+        "validate_only": True,
+        "state": "cancelled",
+        "attempt": 2,
+    }
+    assert a.spec.preferred_start is not None
+    assert a.spec.preferred_start.isoformat() == "2026-03-01T18:00:00+00:00"
+    assert b.spec.model_dump(exclude_none=True) == {"source_upn": "b@contoso.com"}
+    assert (b.file_wave, b.file_protect) == ("w1", False)
+    assert str(b.where.item) == "m.csv:3:1"
+
+
+def test_migration_list_header_problems_stop_the_file() -> None:
+    diags = Diagnostics()
+    items = read_migrations(
+        "source_url,targeturl\nhttps://contoso.sharepoint.com/sites/a,https://fabrikam.sharepoint.com/sites/a\n",
+        "s.csv",
+        CsvFormat.SITE_MIGRATIONS,
+        diags,
+    )
+    assert not items.migrations
+    assert [d.render() for d in diags.sorted()] == [
+        's.csv:1:1: error: missing required column "target_url"; the first row names the columns',
+        's.csv:1:12: error: unknown column "targeturl"; did you mean "target_url"?',
+    ]
+
+
+def test_empty_files_hold_nothing() -> None:
+    diags = Diagnostics()
+    assert not read_migrations("", "e.csv", CsvFormat.GROUP_MIGRATIONS, diags).migrations
+    assert not read_identity_map("\n\n", "e.csv", diags).user_mappings
+    assert not diags.items
