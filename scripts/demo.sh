@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job against the bundled emulator: start it, show it answering, stop it.
+# The main job against the bundled emulator: start it, show it answering, validate the quickstart
+# workspace, stop it. (plan and apply join here as they land.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -13,3 +14,6 @@ for _ in $(seq 1 100); do
 done
 [ -s "$work/connection.json" ] || { echo "the emulator did not start within 10 s" >&2; exit 1; }
 reconciler emulator probe --connection-file "$work/connection.json"
+echo
+echo "== the quickstart workspace (examples/quickstart) validates without touching the network:"
+reconciler validate examples/quickstart
