@@ -9,12 +9,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import msal
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from reconciler.graph.auth import MsalHttpClient
 
 MIGRATIONS = "/solutions/sharePoint/migrations"
 TASKS = f"{MIGRATIONS}/crossOrganizationMigrationTasks"
@@ -29,23 +36,25 @@ def tls(ca_file: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
 
 
-class MsalHttp:
-    """msal's http_client over httpx (requests lets REQUESTS_CA_BUNDLE override an explicit CA file)."""
-
-    def __init__(self, ca_file: str) -> None:
-        self._client = httpx.Client(verify=tls(ca_file), timeout=30)
-
-    def get(self, url: str, params: Any = None, headers: Any = None, **kw: Any) -> httpx.Response:
-        return self._client.get(url, params=params, headers=headers)
-
-    def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None, **kw: Any) -> httpx.Response:
-        if isinstance(data, dict):
-            form = {k: v.decode("ascii") if isinstance(v, bytes) else v for k, v in data.items()}
-            return self._client.post(url, params=params, data=form, headers=headers)
-        return self._client.post(url, params=params, content=data, headers=headers)
-
-    def close(self) -> None:
-        self._client.close()
+def self_signed_certificate(common_name: str = "reconciler test app") -> tuple[str, str]:
+    """(private key PEM, certificate PEM) for an app's certificate credential."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def start_emulator(workdir: Path, *args: str, wait: float = 30.0) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
@@ -92,7 +101,7 @@ def stop_emulator(proc: subprocess.Popen[bytes]) -> None:
 
 def msal_token(conn: dict[str, Any], role: str, credential: Any = None) -> dict[str, Any]:
     tenant = conn["tenants"][role]
-    http = MsalHttp(conn["ca_file"])
+    http = MsalHttpClient(tls(conn["ca_file"]))
     try:
         app = msal.ConfidentialClientApplication(
             tenant["client_id"],

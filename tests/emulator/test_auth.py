@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import jwt
 import msal
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
-from tests.conftest import USER_MAPPINGS, Emulator, msal_token, tls
+from tests.conftest import USER_MAPPINGS, Emulator, msal_token, self_signed_certificate, tls
 
 SCOPE = ["https://graph.microsoft.com/.default"]
 READ = "SharePointCrossTenantMigration.Read.All"
@@ -47,23 +42,7 @@ def _claims(emu: Emulator, token: str) -> dict[str, Any]:
 
 
 def _self_signed() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "reconciler test app")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
+    return self_signed_certificate()
 
 
 def test_unmodified_msal_gets_a_token_with_a_client_secret(emu: Emulator) -> None:

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import stat
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from reconciler.graph import auth
 from reconciler.graph.auth import TokenProvider
 from reconciler.graph.config import Certificate, ClientSecret
 from reconciler.graph.errors import AuthenticationError
-from tests.conftest import Emulator, start_emulator, stop_emulator
+from tests.conftest import Emulator, self_signed_certificate, start_emulator, stop_emulator
 from tests.graph.conftest import client, connection, run
 
 
@@ -69,23 +64,7 @@ def test_a_rejected_token_is_renewed_once_and_the_request_resent(emu: Emulator) 
 
 
 def _certificate_pem(tmp_path: Path) -> tuple[Path, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "reconciler")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    key_pem, cert_pem = self_signed_certificate()
     path = tmp_path / "app.pem"
     path.write_text(key_pem + cert_pem)
     return path, cert_pem
