@@ -38,3 +38,17 @@ def test_the_library_never_imports_the_cli() -> None:
         if name.startswith("reconciler.cli")
     }
     assert not offenders
+
+
+def test_planning_is_pure() -> None:
+    """Importing the planner and the plan model loads no HTTP, auth, YAML, terminal, CLI or Graph code."""
+    import subprocess
+    import sys
+
+    code = "import sys, reconciler.plan.planner, reconciler.plan.model; print('\\n'.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    roots = {name.split(".")[0] for name in loaded}
+    assert not roots & {"httpx", "msal", "ruamel", "rich", "click", "uvicorn", "pydantic"}
+    assert not [
+        name for name in loaded if name.startswith(("reconciler.cli", "reconciler.graph", "reconciler.emulator"))
+    ]

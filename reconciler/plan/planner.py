@@ -1,0 +1,562 @@
+"""The planner: a pure function from (desired, observed, state) to a Plan.
+
+No I/O, no Graph, no CLI. Mappings are compared on the fields the spec declares (principal names,
+ids and nicknames case-insensitively); tasks follow the migration lifecycle: a started task is
+immutable, a not-started one with new parameters is replaced, a failed or cancelled one is
+restarted only when the spec raises ``attempt``, and removing a migration from the spec only stops
+tracking it. Values changed outside the tool (observed differs from what state last applied) are
+reported as drift, apart from changes to the spec.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from fnmatch import fnmatchcase
+from typing import Any
+
+from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
+from reconciler.plan.model import KIND_ORDER, ORDER, Action, Change, Drift, Evidence, Plan, PlanDiagnostic
+from reconciler.spec.desired import (
+    GROUP_MAPPING,
+    GROUP_MIGRATION,
+    SITE_MIGRATION,
+    USER_MAPPING,
+    USER_MIGRATION,
+    Desired,
+    GroupMapping,
+    GroupMigration,
+    Migration,
+    SiteMigration,
+    UserMapping,
+    UserMigration,
+    address,
+)
+from reconciler.state.model import ResourceState, State
+
+TASK_KINDS = {USER_MIGRATION: "user", SITE_MIGRATION: "site", GROUP_MIGRATION: "group"}
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """Workspace facts the planner needs besides the spec."""
+
+    source_tenant_id: str
+    target_tenant_id: str
+    refreshed: bool = True
+
+
+@dataclass(frozen=True)
+class Selection:
+    """``--target`` / ``--exclude``: address globs. Empty targets mean everything."""
+
+    targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+
+    def __call__(self, addr: str) -> bool:
+        if self.targets and not any(fnmatchcase(addr, t) for t in self.targets):
+            return False
+        return not any(fnmatchcase(addr, e) for e in self.excludes)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if value else None
+
+
+# -- declared values ------------------------------------------------------------------------------
+
+
+def user_mapping_values(m: UserMapping, ctx: PlanContext) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "target_upn": m.target_upn.lower(),
+        "user_type": m.user_type.value,
+        "source_organization_id": (m.source_organization_id or ctx.source_tenant_id).lower(),
+    }
+    if m.target_email:
+        values["target_email"] = m.target_email.lower()
+    return values
+
+
+def group_mapping_values(m: GroupMapping, ctx: PlanContext) -> dict[str, Any]:
+    return {
+        "target_group_id": m.target_group_id.lower(),
+        "target_mail_nickname": m.target_mail_nickname.lower(),
+        "group_type": m.group_type.value,
+        "source_organization_id": (m.source_organization_id or ctx.source_tenant_id).lower(),
+    }
+
+
+def observed_user_values(o: ObservedUserMapping) -> dict[str, Any]:
+    return {
+        "target_upn": o.target_upn,
+        "user_type": o.user_type,
+        "source_organization_id": o.source_organization_id,
+        "target_email": o.target_email,
+    }
+
+
+def observed_group_values(o: ObservedGroupMapping) -> dict[str, Any]:
+    return {
+        "target_group_id": o.target_group_id,
+        "target_mail_nickname": o.target_mail_nickname,
+        "group_type": o.group_type,
+        "source_organization_id": o.source_organization_id,
+    }
+
+
+def migration_values(m: Migration, ctx: PlanContext) -> dict[str, Any]:
+    if isinstance(m, UserMigration):
+        target = m.target_upn.lower()
+    elif isinstance(m, SiteMigration):
+        target = m.target_url.rstrip("/").lower()
+    else:
+        assert isinstance(m, GroupMigration)
+        target = m.target_mail_nickname.lower()
+    values: dict[str, Any] = {"target": target, "target_organization_id": ctx.target_tenant_id.lower()}
+    if m.preferred_start is not None:
+        values["preferred_start"] = _iso(m.preferred_start)
+    if m.latest_start is not None:
+        values["latest_start"] = _iso(m.latest_start)
+    if m.target_data_location:
+        values["target_data_location"] = m.target_data_location
+    if m.target_host:
+        values["target_host"] = m.target_host.rstrip("/").lower()
+    if m.validate_only:
+        values["validate_only"] = True
+    return values
+
+
+def observed_task_values(o: ObservedTask) -> dict[str, Any]:
+    values: dict[str, Any] = {"target": o.target, "target_organization_id": o.target_organization_id}
+    if o.preferred_start is not None:
+        values["preferred_start"] = _iso(o.preferred_start)
+    if o.latest_start is not None:
+        values["latest_start"] = _iso(o.latest_start)
+    if o.target_data_location:
+        values["target_data_location"] = o.target_data_location
+    if o.target_organization_host:
+        values["target_host"] = o.target_organization_host
+    return values
+
+
+def differing(declared: dict[str, Any], observed: dict[str, Any]) -> list[str]:
+    """Declared attributes the observed object does not match (absent on the service counts as unknown)."""
+    out = []
+    for name, value in declared.items():
+        seen = observed.get(name)
+        if name == "target_organization_id" and seen is None:
+            continue  # a task started by host only does not echo the organization id
+        if name == "validate_only":
+            continue
+        if seen != value:
+            out.append(name)
+    return out
+
+
+def values_digest(values: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# -- the planner ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Builder:
+    ctx: PlanContext
+    changes: list[Change] = field(default_factory=list)
+    drift: list[Drift] = field(default_factory=list)
+    diagnostics: list[PlanDiagnostic] = field(default_factory=list)
+
+    def change(self, addr: str, kind: str, key: str, action: Action, reason: str, **kw: Any) -> None:
+        self.changes.append(Change(addr, kind, key, action, reason, **kw))
+
+    def error(self, addr: str, summary: str, detail: str = "") -> None:
+        self.diagnostics.append(PlanDiagnostic("error", summary, detail, addr))
+
+    def warning(self, addr: str, summary: str, detail: str = "") -> None:
+        self.diagnostics.append(PlanDiagnostic("warning", summary, detail, addr))
+
+
+def plan(
+    desired: Desired,
+    observed: Observed,
+    state: State,
+    ctx: PlanContext,
+    selection: Selection | None = None,
+) -> Plan:
+    select = selection or Selection()
+    b = _Builder(ctx)
+    managed_by_kind: dict[str, dict[str, ResourceState]] = {k: {} for k in KIND_ORDER}
+    for resource in state.resources.values():
+        if resource.kind in managed_by_kind:
+            managed_by_kind[resource.kind][resource.key] = resource
+
+    def keys(kind: str, wanted: Iterable[str]) -> list[str]:
+        every = set(wanted) | set(managed_by_kind[kind])
+        return sorted(k for k in every if select(address(kind, k)))
+
+    for key in keys(USER_MAPPING, desired.user_mappings):
+        _mapping(
+            b,
+            USER_MAPPING,
+            key,
+            desired.user_mappings.get(key),
+            observed.user_mappings.get(key),
+            managed_by_kind[USER_MAPPING].get(key),
+            observed,
+        )
+    for key in keys(GROUP_MAPPING, desired.group_mappings):
+        _mapping(
+            b,
+            GROUP_MAPPING,
+            key,
+            desired.group_mappings.get(key),
+            observed.group_mappings.get(key),
+            managed_by_kind[GROUP_MAPPING].get(key),
+            observed,
+        )
+    migrations: dict[str, dict[str, Migration]] = {
+        USER_MIGRATION: dict(desired.user_migrations),
+        SITE_MIGRATION: dict(desired.site_migrations),
+        GROUP_MIGRATION: dict(desired.group_migrations),
+    }
+    for kind, wanted in migrations.items():
+        for key in keys(kind, wanted):
+            _task(
+                b,
+                kind,
+                key,
+                wanted.get(key),
+                observed.tasks.get((TASK_KINDS[kind], key)),
+                managed_by_kind[kind].get(key),
+                observed,
+            )
+    b.changes.sort(key=lambda c: (ORDER[c.action], KIND_ORDER[c.kind], c.wave or "", c.key))
+    b.drift.sort(key=lambda d: (KIND_ORDER[d.kind], d.key))
+    b.diagnostics.sort(key=lambda d: (d.severity != "error", d.address or "", d.summary))
+    evidence = Evidence(desired.digest(), state.lineage, state.serial, ctx.refreshed, _observed_digest(observed))
+    return Plan(b.changes, b.drift, b.diagnostics, evidence)
+
+
+def _mapping(
+    b: _Builder,
+    kind: str,
+    key: str,
+    want: UserMapping | GroupMapping | None,
+    seen: ObservedUserMapping | ObservedGroupMapping | None,
+    managed: ResourceState | None,
+    observed: Observed,
+) -> None:
+    addr = address(kind, key)
+    if (kind, key) in observed.errors:
+        b.error(addr, "Could not read the live object; nothing is planned for it", observed.errors[(kind, key)])
+        return
+    if isinstance(seen, ObservedUserMapping):
+        seen_values: dict[str, Any] | None = observed_user_values(seen)
+    elif isinstance(seen, ObservedGroupMapping):
+        seen_values = observed_group_values(seen)
+    else:
+        seen_values = None
+    if managed is not None and managed.last_applied and observed.refreshed:
+        _drift(b, kind, key, addr, managed.last_applied, seen_values)
+    if want is None:
+        if managed is None:
+            return
+        if managed.protect:
+            b.error(
+                addr,
+                "Protected: refusing to delete a mapping that was removed from the spec",
+                "Put it back, or set protect: false and plan again, or stop managing it with "
+                f"`reconciler state rm '{addr}'`.",
+            )
+            return
+        if seen_values is None:
+            b.change(
+                addr,
+                kind,
+                key,
+                Action.FORGET,
+                "removed from the spec and already gone from the tenant",
+                before=managed.last_applied or None,
+            )
+        else:
+            b.change(
+                addr,
+                kind,
+                key,
+                Action.DELETE,
+                "removed from the spec; this workspace manages it",
+                before=_declared_view(managed.last_applied or seen_values, seen_values),
+            )
+        return
+    declared = user_mapping_values(want, b.ctx) if isinstance(want, UserMapping) else group_mapping_values(want, b.ctx)
+    if seen_values is None:
+        reason = "not in the target tenant"
+        if managed is not None:
+            reason = "this workspace created it, but it is gone from the target tenant"
+        b.change(addr, kind, key, Action.CREATE, reason, after=declared)
+        return
+    diff = differing(declared, seen_values)
+    before = {name: seen_values.get(name) for name in declared}
+    if diff:
+        if (
+            managed is not None
+            and managed.last_applied
+            and all(managed.last_applied.get(n) == declared.get(n) for n in diff)
+        ):
+            reason = f"changed outside reconciler ({', '.join(diff)}); restoring the spec's value"
+        elif managed is None:
+            reason = f"exists but differs from the spec ({', '.join(diff)})"
+        else:
+            reason = f"{', '.join(diff)} changed in the spec"
+        b.change(addr, kind, key, Action.UPDATE, reason, before=before, after=declared)
+    elif managed is None:
+        b.change(
+            addr,
+            kind,
+            key,
+            Action.ADOPT,
+            "already exists as specified; recording it in state",
+            before=before,
+            after=declared,
+        )
+    else:
+        b.change(addr, kind, key, Action.NO_OP, "matches the spec", before=before, after=declared)
+
+
+def _declared_view(values: dict[str, Any], seen: dict[str, Any]) -> dict[str, Any]:
+    return {name: seen.get(name) for name in values}
+
+
+def _drift(b: _Builder, kind: str, key: str, addr: str, last: dict[str, Any], seen: dict[str, Any] | None) -> None:
+    if seen is None:
+        b.drift.append(Drift(addr, kind, key, last, None, "deleted outside reconciler"))
+        return
+    changed = [name for name, value in last.items() if seen.get(name) != value and seen.get(name) is not None]
+    if changed:
+        b.drift.append(
+            Drift(
+                addr,
+                kind,
+                key,
+                {n: last[n] for n in changed},
+                {n: seen.get(n) for n in changed},
+                f"{', '.join(changed)} changed outside reconciler",
+            )
+        )
+
+
+def _task(
+    b: _Builder,
+    kind: str,
+    key: str,
+    want: Migration | None,
+    seen: ObservedTask | None,
+    managed: ResourceState | None,
+    observed: Observed,
+) -> None:
+    addr = address(kind, key)
+    if (kind, key) in observed.errors:
+        b.error(addr, "Could not read the live task; nothing is planned for it", observed.errors[(kind, key)])
+        return
+    status = seen.status if seen else None
+    task_id = seen.id if seen else (managed.task_id if managed else None)
+    common: dict[str, Any] = {"status": status, "task_id": task_id}
+    if want is None:
+        if managed is None:
+            return
+        if managed.protect:
+            b.error(
+                addr,
+                "Protected: refusing to stop tracking a migration that was removed from the spec",
+                f"Put it back, or set protect: false first, or run `reconciler state rm '{addr}'`.",
+            )
+            return
+        b.change(
+            addr,
+            kind,
+            key,
+            Action.FORGET,
+            "removed from the spec: stop tracking it (the migration itself is not cancelled)",
+            **common,
+        )
+        return
+    common["wave"] = want.wave
+    declared = migration_values(want, b.ctx)
+    ours = managed is not None and managed.task_id is not None and seen is not None and seen.id == managed.task_id
+
+    if seen is None:
+        if want.cancelled:
+            b.change(
+                addr,
+                kind,
+                key,
+                Action.NO_OP,
+                "cancel requested, but no task exists for this source",
+                after=declared,
+                **common,
+            )
+        elif managed is not None and managed.task_id:
+            b.warning(
+                addr,
+                "The task this workspace started is no longer returned by the service",
+                f"Task {managed.task_id}. Nothing is started again; run `reconciler state rm '{addr}'` "
+                "to start it afresh.",
+            )
+            b.change(addr, kind, key, Action.NO_OP, "task no longer visible", after=declared, **common)
+        elif want.validate_only:
+            if managed is not None and managed.validated == values_digest(declared):
+                b.change(
+                    addr, kind, key, Action.NO_OP, "validated already with these parameters", after=declared, **common
+                )
+            else:
+                b.change(
+                    addr,
+                    kind,
+                    key,
+                    Action.VALIDATE,
+                    "validate_only: the service checks the move; nothing is started",
+                    after=declared,
+                    **common,
+                )
+        else:
+            b.change(
+                addr, kind, key, Action.START, "no migration task exists for this source", after=declared, **common
+            )
+        return
+
+    before = observed_task_values(seen)
+    diff = differing(declared, before)
+    if not ours:
+        if want.cancelled and seen.status == "notStarted":
+            b.change(
+                addr,
+                kind,
+                key,
+                Action.CANCEL,
+                "cancel requested; the existing task has not started",
+                before=before,
+                **common,
+            )
+            return
+        b.change(
+            addr,
+            kind,
+            key,
+            Action.ADOPT,
+            f"a task already exists for this source ({seen.status}); adopting it instead of starting another",
+            before=before,
+            after=declared,
+            **common,
+        )
+        if diff:
+            b.warning(
+                addr,
+                f"The existing task differs from the spec ({', '.join(diff)})",
+                "A started task cannot change; cancel it (state: cancelled) while it has not started, "
+                "then raise attempt to start it with the spec's parameters.",
+            )
+        if seen.status in ("failed", "cancelled"):
+            b.warning(
+                addr,
+                f"The existing task is {seen.status}" + (f": {seen.error}" if seen.error else ""),
+                "Raise attempt in the spec to start it again.",
+            )
+        return
+
+    assert managed is not None
+    if want.cancelled:
+        if seen.status == "notStarted":
+            b.change(
+                addr, kind, key, Action.CANCEL, "cancel requested and the task has not started", before=before, **common
+            )
+        elif seen.status == "inProgress":
+            b.error(
+                addr,
+                "Cannot cancel: the migration is in progress",
+                "The service cancels only tasks that have not started.",
+            )
+            b.change(addr, kind, key, Action.WAIT, "in progress", before=before, **common)
+        else:
+            b.change(
+                addr, kind, key, Action.NO_OP, f"already {seen.status}; nothing to cancel", before=before, **common
+            )
+        return
+    if seen.status == "notStarted":
+        if diff:
+            b.change(
+                addr,
+                kind,
+                key,
+                Action.REPLACE,
+                f"{', '.join(diff)} changed while not started: cancel, then start with the new values",
+                before=before,
+                after=declared,
+                **common,
+            )
+        else:
+            b.change(
+                addr, kind, key, Action.WAIT, "scheduled, not started yet", before=before, after=declared, **common
+            )
+    elif seen.status == "inProgress":
+        if diff:
+            b.warning(
+                addr,
+                f"The spec changed ({', '.join(diff)}) but the migration has started",
+                "A started migration cannot change; the new values apply only if it is restarted.",
+            )
+        b.change(addr, kind, key, Action.WAIT, "in progress", before=before, after=declared, **common)
+    elif seen.status in ("failed", "cancelled"):
+        if want.attempt > managed.attempt:
+            b.change(
+                addr,
+                kind,
+                key,
+                Action.RESTART,
+                f"attempt {want.attempt} requested after the task {seen.status}",
+                before=before,
+                after=declared,
+                **common,
+            )
+        else:
+            b.change(
+                addr,
+                kind,
+                key,
+                Action.NO_OP,
+                f"{seen.status}; raise attempt to restart",
+                before=before,
+                after=declared,
+                **common,
+            )
+            if seen.status == "failed":
+                b.warning(
+                    addr,
+                    "The migration failed" + (f": {seen.error}" if seen.error else ""),
+                    f"Raise attempt to {managed.attempt + 1} in the spec to start it again.",
+                )
+    elif seen.status == "completed":
+        b.change(addr, kind, key, Action.NO_OP, "completed", before=before, after=declared, **common)
+    else:
+        b.warning(addr, f"The service reports a status this tool does not know ({seen.raw_status})")
+        b.change(addr, kind, key, Action.WAIT, "unknown status", before=before, after=declared, **common)
+
+
+def _observed_digest(observed: Observed) -> str:
+    h = hashlib.sha256()
+    for key in sorted(observed.user_mappings):
+        h.update(repr(observed.user_mappings[key]).encode())
+    for key in sorted(observed.group_mappings):
+        h.update(repr(observed.group_mappings[key]).encode())
+    for task_key in sorted(observed.tasks):
+        task = observed.tasks[task_key]
+        # Progress (status, timestamps) is not evidence: the plan stays valid while tasks move.
+        h.update(f"{task.kind}:{task.key}:{task.id}".encode())
+    return h.hexdigest()

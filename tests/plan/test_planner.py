@@ -1,0 +1,31 @@
+"""Planner cases from data files: desired + observed + state -> the exact changes, drift and diagnostics."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.plan.planner import Selection, plan
+from tests.plan import cases
+
+
+@pytest.mark.parametrize("name", cases.names())
+def test_case(name: str) -> None:
+    case = cases.load(name)
+    selection = Selection(tuple(case.get("targets", [])), tuple(case.get("excludes", [])))
+    result = plan(
+        cases.desired(case.get("desired", {})),
+        cases.observed(case.get("observed", {})),
+        cases.state(case.get("state", {})),
+        cases.CONTEXT,
+        selection,
+    )
+    expect = case["expect"]
+    got = [[c.address, c.action.value] for c in result.changes]
+    assert got == expect["changes"]
+    for wanted, change in zip(expect.get("reasons", []), result.changes, strict=False):
+        assert wanted in change.reason, (change.address, change.reason)
+    assert [d.address for d in result.drift] == expect.get("drift", [])
+    assert [[d.severity, d.address] for d in result.diagnostics] == expect.get("diagnostics", [])
+    assert result.has_changes is expect["has_changes"]
+    if "after" in expect:
+        assert result.changes[0].after == expect["after"]
