@@ -6,6 +6,7 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.emulator import emulator
+from reconciler.cli.plan_cmds import plan, show
 from reconciler.cli.workspace_cmds import fmt, init, validate
 
 
@@ -19,3 +20,5 @@ main.add_command(emulator)
 main.add_command(validate)
 main.add_command(fmt)
 main.add_command(init)
+main.add_command(plan)
+main.add_command(show)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from fnmatch import fnmatchcase
 from typing import Any
 
 from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
@@ -49,17 +49,29 @@ class PlanContext:
     refreshed: bool = True
 
 
+def address_glob(pattern: str) -> re.Pattern[str]:
+    """``*`` and ``?`` are wildcards; brackets and quotes are literal, as addresses are full of them."""
+    parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+    return re.compile("".join(parts) + r"\Z", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Selection:
     """``--target`` / ``--exclude``: address globs. Empty targets mean everything."""
 
     targets: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
+    _targets: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False, default=())
+    _excludes: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False, default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_targets", tuple(address_glob(t) for t in self.targets))
+        object.__setattr__(self, "_excludes", tuple(address_glob(e) for e in self.excludes))
 
     def __call__(self, addr: str) -> bool:
-        if self.targets and not any(fnmatchcase(addr, t) for t in self.targets):
+        if self._targets and not any(t.match(addr) for t in self._targets):
             return False
-        return not any(fnmatchcase(addr, e) for e in self.excludes)
+        return not any(e.match(addr) for e in self._excludes)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,0 +1,360 @@
+"""Terminal rendering of a Plan in Terraform's shape: drift, legend, one block per address, summary.
+
+Pure: a Plan in, a string out. The block and grouping helpers here are shared with ``render_markdown``
+so both renderers describe the same changes in the same words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.plan.model import DESTRUCTIVE, IRREVERSIBLE, KIND_ORDER, Action, Change, Drift, Plan, PlanDiagnostic
+
+TOOL = "reconciler"
+NO_CHANGES = "No changes. Your tenants match the configuration."
+
+# Legend order; waits and no-ops have no symbol because they are never listed one by one.
+SYMBOLS: dict[Action, tuple[str, str]] = {
+    Action.CREATE: ("+", "create"),
+    Action.UPDATE: ("~", "update in-place"),
+    Action.DELETE: ("-", "delete"),
+    Action.START: (">", "start"),
+    Action.RESTART: (">>", "restart (start a new attempt)"),
+    Action.CANCEL: ("x", "cancel"),
+    Action.REPLACE: ("-/+", "replace (cancel, then start)"),
+    Action.VALIDATE: ("?", "validate only"),
+    Action.ADOPT: ("=", "adopt"),
+    Action.FORGET: (".", "forget"),
+}
+VERBS: dict[Action, str] = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated in-place",
+    Action.DELETE: "will be deleted",
+    Action.START: "will be started",
+    Action.RESTART: "will be restarted",
+    Action.CANCEL: "will be cancelled",
+    Action.REPLACE: "must be replaced",
+    Action.VALIDATE: "will be validated only",
+    Action.ADOPT: "will be adopted",
+    Action.FORGET: "will no longer be tracked",
+}
+KIND_LABELS = {
+    "user_mapping": "user mappings",
+    "group_mapping": "group mappings",
+    "user_migration": "OneDrive migrations",
+    "site_migration": "site migrations",
+    "group_migration": "group-connected site migrations",
+}
+STATUS_WORDS = {
+    "inProgress": "in progress",
+    "notStarted": "queued",
+    "completed": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+_STATUS_ORDER = ["in progress", "queued", "completed", "failed", "cancelled"]
+NOTICED = IRREVERSIBLE | DESTRUCTIVE  # what a reviewer must see by address even in a compact plan
+
+_GREEN, _YELLOW, _RED, _CYAN, _BOLD = "32", "33", "31", "36", "1"
+_SYMBOL_COLORS = {"+": _GREEN, ">": _GREEN, ">>": _GREEN, "~": _YELLOW, "-": _RED, "x": _RED, "-/+": _RED}
+_KNOWN_AFTER_APPLY = "(known after apply)"
+
+Paint = Callable[[str, str], str]
+
+
+def _ansi(text: str, code: str) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m"
+
+
+def _plain(text: str, code: str) -> str:
+    return text
+
+
+def symbol_color(symbol: str) -> str:
+    return _SYMBOL_COLORS.get(symbol, _CYAN)
+
+
+def format_value(value: Any) -> str:
+    """JSON-style: strings quoted, ``null``, nested values inline (one line, keys sorted)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def one_line(text: str) -> str:
+    # Reasons and summaries go into single-line headers (and Markdown list items); a newline would break them.
+    return " ".join(text.split())
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def hidden_note(n: int) -> str:
+    return f"# ({n} unchanged {'attribute' if n == 1 else 'attributes'} hidden)"
+
+
+@dataclass(frozen=True)
+class Attr:
+    marker: str  # "+", "-", "~" or "" (shown, not changing)
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Block:
+    """One address as rendered: a ``# address …`` header, then the object with its attribute lines."""
+
+    header: str
+    symbol: str
+    kind: str
+    key: str
+    attrs: list[Attr]
+    hidden: int
+
+
+def _diff_attrs(before: dict[str, Any] | None, after: dict[str, Any] | None, note: str = "") -> tuple[list[Attr], int]:
+    before, after = before or {}, after or {}
+    attrs: list[Attr] = []
+    hidden = 0
+    for name, value in after.items():
+        if name not in before:
+            attrs.append(Attr("+", name, format_value(value) + note))
+        elif before[name] != value:
+            attrs.append(Attr("~", name, f"{format_value(before[name])} -> {format_value(value)}{note}"))
+        else:
+            hidden += 1
+    attrs.extend(Attr("-", name, f"{format_value(v)} -> null") for name, v in before.items() if name not in after)
+    return attrs, hidden
+
+
+def _task_id_attr(change: Change) -> Attr | None:
+    if "task_id" in (change.after or {}) or "task_id" in (change.before or {}):
+        return None
+    if change.action in (Action.START, Action.RESTART, Action.REPLACE):
+        # A new task gets its id from the service; a restart or replace leaves the old task behind.
+        if change.task_id:
+            return Attr("~", "task_id", f"{format_value(change.task_id)} -> {_KNOWN_AFTER_APPLY}")
+        return Attr("+", "task_id", _KNOWN_AFTER_APPLY)
+    if change.task_id:
+        return Attr("", "task_id", format_value(change.task_id))
+    return None
+
+
+def change_block(change: Change) -> Block:
+    reason = one_line(change.reason)
+    header = f"{change.address} {VERBS[change.action]}" + (f" ({reason})" if reason else "")
+    if change.action in (Action.ADOPT, Action.FORGET):
+        # Nothing about the object changes: show only its identity.
+        attrs, hidden = [], len(change.after or change.before or {})
+    elif change.action is Action.VALIDATE:
+        attrs, hidden = [Attr("", k, format_value(v)) for k, v in (change.after or {}).items()], 0
+    else:
+        note = "  # forces replacement" if change.action is Action.REPLACE else ""
+        attrs, hidden = _diff_attrs(change.before, change.after, note)
+    task_id = _task_id_attr(change)
+    if task_id is not None:
+        attrs.append(task_id)
+    return Block(header, SYMBOLS[change.action][0], change.kind, change.key, attrs, hidden)
+
+
+def drift_block(drift: Drift) -> Block:
+    reason = one_line(drift.reason)
+    verb = "has been deleted" if drift.after is None else "has changed"
+    header = f"{drift.address} {verb}" + (f" ({reason})" if reason else "")
+    attrs, hidden = _diff_attrs(drift.before, drift.after)
+    return Block(header, "-" if drift.after is None else "~", drift.kind, drift.key, attrs, hidden)
+
+
+def block_lines(block: Block, paint: Paint = _plain) -> list[str]:
+    """Terraform's layout: symbols right-aligned in three columns, attribute names aligned per block."""
+    lines = [paint(f"  # {block.header}", _BOLD)]
+    pad = " " * (3 - len(block.symbol))
+    lines.append(f"{pad}{paint(block.symbol, symbol_color(block.symbol))} {block.kind} {format_value(block.key)} {{")
+    width = max((len(a.name) for a in block.attrs), default=0)
+    for a in block.attrs:
+        if a.marker:
+            lines.append(f"      {paint(a.marker, symbol_color(a.marker))} {a.name.ljust(width)} = {a.value}")
+        else:
+            lines.append(f"        {a.name.ljust(width)} = {a.value}")
+    if block.hidden:
+        lines.append(f"        {hidden_note(block.hidden)}")
+    lines.append("    }")
+    return lines
+
+
+@dataclass
+class Group:
+    """The changes of one kind (and, for migrations, one wave), in plan order."""
+
+    kind: str
+    wave: str | None
+    changing: list[Change] = field(default_factory=list)
+    resting: list[Change] = field(default_factory=list)  # waits and no-ops: counted by status only
+
+    @property
+    def title(self) -> str:
+        label = KIND_LABELS.get(self.kind, self.kind)
+        return f"{label}, wave {format_value(self.wave)}" if self.wave is not None else label
+
+    def action_counts(self) -> str:
+        counts = Counter(c.action for c in self.changing)
+        parts = [f"{counts[a]} to {a.value}" for a in SYMBOLS if counts[a]]
+        return ", ".join(parts) if parts else "nothing to do"
+
+    def status_counts(self) -> str:
+        """``3 migrations in progress, 2 completed``: how the resting items stand."""
+        words = Counter(_status_word(c) for c in self.resting)
+        if not words:
+            return ""
+        order = sorted(words, key=lambda w: (_STATUS_ORDER.index(w) if w in _STATUS_ORDER else len(_STATUS_ORDER), w))
+        noun = "mapping" if self.kind.endswith("_mapping") else "migration"
+        first, *rest = order
+        return ", ".join([f"{plural(words[first], noun)} {first}", *(f"{words[w]} {w}" for w in rest)])
+
+    def header_lines(self) -> list[str]:
+        status = self.status_counts()
+        return [f"{self.title}: {self.action_counts()}"] + ([f"  # {status}"] if status else [])
+
+
+def _status_word(change: Change) -> str:
+    if change.status:
+        return STATUS_WORDS.get(change.status, change.status)
+    return "in progress" if change.action is Action.WAIT else "unchanged"
+
+
+def _natural(text: str) -> list[tuple[int, int | str]]:
+    # "wave-2" before "wave-10"
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p]
+
+
+def group_changes(changes: Iterable[Change]) -> list[Group]:
+    groups: dict[tuple[str, str | None], Group] = {}
+    for change in changes:
+        group = groups.get((change.kind, change.wave))
+        if group is None:
+            group = groups[(change.kind, change.wave)] = Group(change.kind, change.wave)
+        (group.changing if change.changing else group.resting).append(change)
+
+    def order(g: Group) -> tuple[int, str, bool, list[tuple[int, int | str]]]:
+        return (KIND_ORDER.get(g.kind, len(KIND_ORDER)), g.kind, g.wave is not None, _natural(g.wave or ""))
+
+    return sorted(groups.values(), key=order)
+
+
+def summary_counts(plan: Plan) -> dict[str, int]:
+    """The summary line's buckets: a replace both cancels and starts; a validate is a (dry-run) start."""
+    c = plan.counts()
+    return {
+        "create": c["create"],
+        "update": c["update"],
+        "delete": c["delete"],
+        "start": c["start"] + c["restart"] + c["replace"] + c["validate"],
+        "cancel": c["cancel"] + c["replace"],
+        "forget": c["forget"],
+        "adopt": c["adopt"],
+    }
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        return NO_CHANGES
+    counts = summary_counts(plan)
+    # Adopt is appended only when used, like Terraform's "to import", so the usual line keeps its shape.
+    names = [n for n in counts if n != "adopt" or counts[n]]
+    return "Plan: " + ", ".join(f"{counts[n]} to {n}" for n in names) + "."
+
+
+def noticed(groups: Iterable[Group]) -> list[Change]:
+    """Irreversible and destructive changes, in group order."""
+    return [c for g in groups for c in g.changing if c.action in NOTICED]
+
+
+def sorted_diagnostics(diagnostics: Iterable[PlanDiagnostic]) -> list[PlanDiagnostic]:
+    return sorted(diagnostics, key=lambda d: d.severity != "error")  # stable: errors first, then the rest
+
+
+def _diagnostic_lines(diag: PlanDiagnostic, paint: Paint, compact: bool) -> list[str]:
+    prefix = paint("Error:" if diag.severity == "error" else "Warning:", _RED if diag.severity == "error" else _YELLOW)
+    summary = one_line(diag.summary)
+    if compact:
+        return [f"{prefix} {summary}" + (f" ({diag.address})" if diag.address else "")]
+    lines = [f"{prefix} {summary}"]
+    if diag.address:
+        lines.append(f"  with {diag.address}")
+    if diag.detail:
+        lines += ["", *(f"  {line}".rstrip() for line in diag.detail.splitlines())]
+    return [*lines, ""]
+
+
+def _drift_lines(drift: list[Drift], paint: Paint) -> list[str]:
+    lines = [
+        paint(f"Note: Objects have changed outside of {TOOL}", _BOLD),
+        "",
+        f"{TOOL} detected the following changes made outside of {TOOL} since the last apply:",
+        "",
+    ]
+    for d in drift:
+        lines += [*block_lines(drift_block(d), paint), ""]
+    lines += ["Unless the spec was changed to match, the actions below may undo or respond to these changes.", ""]
+    return lines
+
+
+def _legend_lines(groups: list[Group], paint: Paint) -> list[str]:
+    used = {c.action for g in groups for c in g.changing}
+    lines = ["Actions are indicated with the following symbols:"]
+    for action, (symbol, label) in SYMBOLS.items():
+        if action in used:
+            lines.append(f"{' ' * (3 - len(symbol))}{paint(symbol, symbol_color(symbol))} {label}")
+    return [*lines, ""]
+
+
+def _noticed_lines(groups: list[Group], paint: Paint) -> list[str]:
+    changes = noticed(groups)
+    if not changes:
+        return []
+    lines = ["Irreversible and destructive actions:"]
+    for c in changes:
+        symbol = SYMBOLS[c.action][0]
+        lines.append(f"{' ' * (3 - len(symbol))}{paint(symbol, symbol_color(symbol))} {c.address} {VERBS[c.action]}")
+    return [*lines, ""]
+
+
+def render_text(plan: Plan, *, color: bool = False, compact: bool = False) -> str:
+    """The plan for a terminal; ``compact`` keeps only per-group counts and what cannot be undone."""
+    paint: Paint = _ansi if color else _plain
+    groups = group_changes(plan.changes)
+    lines: list[str] = []
+    if plan.drift:
+        if compact:
+            n = len(plan.drift)
+            lines += [paint(f"Note: {plural(n, 'object')} changed outside of {TOOL} since the last apply.", _BOLD), ""]
+        else:
+            lines += _drift_lines(plan.drift, paint)
+    if plan.has_changes:
+        if compact:
+            for g in groups:
+                lines += g.header_lines()
+            lines.append("")
+            lines += _noticed_lines(groups, paint)
+        else:
+            lines += _legend_lines(groups, paint)
+            lines += [f"{TOOL} will perform the following actions:", ""]
+            for g in groups:
+                title, *status = g.header_lines()
+                lines += [paint(title, _BOLD), *status, ""]
+                for change in g.changing:
+                    lines += [*block_lines(change_block(change), paint), ""]
+    for diag in sorted_diagnostics(plan.diagnostics):
+        lines += _diagnostic_lines(diag, paint, compact)
+    if compact and plan.diagnostics:
+        lines.append("")
+    lines.append(paint(summary_line(plan), _BOLD))
+    if not plan.has_changes and groups:
+        # Converged, but tasks may still be running: say how they stand.
+        lines.append("")
+        lines += [f"{g.title}: {g.status_counts()}" for g in groups]
+    return "\n".join(lines) + "\n"

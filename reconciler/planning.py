@@ -1,0 +1,126 @@
+"""A plan run: the workspace and its state, a batched refresh through Graph, then the pure planner.
+
+This ties the floors together (workspace, graph, plan); the CLI only parses, calls ``run_plan``,
+renders and sets the exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import cast
+
+from reconciler.graph.client import GraphClient, TaskKind
+from reconciler.graph.config import GraphSettings
+from reconciler.graph.refresh import RefreshRequest, refresh
+from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
+from reconciler.plan.model import Plan
+from reconciler.plan.planner import TASK_KINDS, PlanContext, Selection, plan
+from reconciler.spec.desired import GROUP_MAPPING, USER_MAPPING, Desired, address
+from reconciler.state.model import State
+from reconciler.workspace.connection import Connection, resolve_connection
+from reconciler.workspace.loader import Workspace
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    refresh: bool = True
+    selection: Selection = field(default_factory=Selection)
+    parallelism: int = 10
+
+
+def refresh_request(desired: Desired, state: State, selection: Selection) -> RefreshRequest:
+    """Every address in desired state and in state (narrowed by the selection), by kind."""
+    request = RefreshRequest()
+    managed: dict[str, dict[str, str | None]] = {}
+    for resource in state.resources.values():
+        managed.setdefault(resource.kind, {})[resource.key] = resource.task_id
+    user_keys = set(desired.user_mappings) | set(managed.get(USER_MAPPING, {}))
+    request.user_mappings = sorted(k for k in user_keys if selection(address(USER_MAPPING, k)))
+    group_keys = set(desired.group_mappings) | set(managed.get(GROUP_MAPPING, {}))
+    request.group_mappings = sorted(k for k in group_keys if selection(address(GROUP_MAPPING, k)))
+    wanted: dict[str, Mapping[str, object]] = {
+        "user_migration": desired.user_migrations,
+        "site_migration": desired.site_migrations,
+        "group_migration": desired.group_migrations,
+    }
+    for kind, items in wanted.items():
+        known = managed.get(kind, {})
+        for key in sorted(set(items) | set(known)):
+            if selection(address(kind, key)):
+                request.tasks.append((cast(TaskKind, TASK_KINDS[kind]), key, known.get(key)))
+    return request
+
+
+def observed_from_state(state: State) -> Observed:
+    """``--no-refresh``: take state's last applied values as what the tenants hold."""
+    observed = Observed(refreshed=False)
+    for r in state.resources.values():
+        last = r.last_applied
+        if r.kind == USER_MAPPING and last:
+            observed.user_mappings[r.key] = ObservedUserMapping(
+                key=r.key,
+                target_upn=last.get("target_upn"),
+                target_email=last.get("target_email"),
+                user_type=last.get("user_type"),
+                source_organization_id=last.get("source_organization_id"),
+            )
+        elif r.kind == GROUP_MAPPING and last:
+            observed.group_mappings[r.key] = ObservedGroupMapping(
+                key=r.key,
+                target_group_id=last.get("target_group_id"),
+                target_mail_nickname=last.get("target_mail_nickname"),
+                group_type=last.get("group_type"),
+                source_organization_id=last.get("source_organization_id"),
+            )
+        elif r.kind in TASK_KINDS and r.task_id:
+            kind = TASK_KINDS[r.kind]
+            observed.tasks[(kind, r.key)] = ObservedTask(
+                kind=kind,
+                key=r.key,
+                id=r.task_id,
+                status=str(last.get("status", "unknownFutureValue")),
+                raw_status=None,
+                target=last.get("target"),
+                target_organization_id=last.get("target_organization_id"),
+                target_organization_host=last.get("target_host"),
+                target_data_location=last.get("target_data_location"),
+                preferred_start=None,
+                latest_start=None,
+                validate_only=False,
+                started=None,
+                finished=None,
+                last_updated=None,
+                error=None,
+            )
+    return observed
+
+
+def context(workspace: Workspace, connection: Connection | None) -> PlanContext:
+    source = (workspace.source.tenant_id if workspace.source else None) or (
+        connection.source.tenant_id if connection else ""
+    )
+    target = (workspace.target.tenant_id if workspace.target else None) or (
+        connection.target.tenant_id if connection else ""
+    )
+    return PlanContext(source_tenant_id=source or "", target_tenant_id=target or "")
+
+
+async def run_plan(workspace: Workspace, state: State, options: PlanOptions) -> tuple[Plan, PlanContext]:
+    """Refresh (unless told not to) and plan. Raises ``CredentialError`` or ``GraphError`` on failure."""
+    if not options.refresh:
+        ctx = context(workspace, None)
+        observed = observed_from_state(state)
+        return plan(
+            workspace.desired,
+            observed,
+            state,
+            PlanContext(ctx.source_tenant_id, ctx.target_tenant_id, refreshed=False),
+            options.selection,
+        ), ctx
+    connection = resolve_connection(workspace)
+    ctx = context(workspace, connection)
+    settings = GraphSettings(max_concurrency=options.parallelism)
+    async with GraphClient(connection.source, connection.target, settings) as graph:
+        observed = await refresh(graph, refresh_request(workspace.desired, state, options.selection))
+    return plan(workspace.desired, observed, state, ctx, options.selection), ctx

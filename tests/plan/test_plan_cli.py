@@ -1,0 +1,109 @@
+"""End to end: ``reconciler plan`` and ``reconciler show`` drive the real CLI against the emulator over HTTPS."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import TASKS, Emulator
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
+
+
+@pytest.fixture
+def workspace(emu: Emulator, tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    shutil.copytree(QUICKSTART, ws)
+    (ws / ".reconciler").mkdir(exist_ok=True)
+    (ws / ".reconciler" / "emulator.json").write_text(json.dumps(emu.conn))
+    return ws
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args], capture_output=True, text=True, timeout=120, env=env
+    )
+
+
+def _plan_json(ws: Path, *extra: str) -> dict[str, Any]:
+    out = _cli("plan", str(ws), "--format", "json", *extra)
+    assert out.returncode == 0, out.stderr
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def test_a_fresh_workspace_plans_every_mapping_and_migration(workspace: Path, emu: Emulator) -> None:
+    doc = _plan_json(workspace)
+    actions = {c["address"]: c["domain_action"] for c in doc["resource_changes"]}
+    src = emu.source["domain"]
+    assert actions[f'user_mapping["user001@{src}"]'] == "create"
+    assert actions[f'user_mapping["user010@{src}"]'] == "create"  # from the identity-map CSV
+    assert actions[f'user_migration["user001@{src}"]'] == "start"
+    assert actions[f'user_migration["user006@{src}"]'] == "validate"
+    assert actions['site_migration["https://contoso.sharepoint.com/sites/site01"]'] == "start"
+    assert actions['group_migration["group01"]'] == "start"
+    assert doc["format_version"] == "1.0"
+    assert doc["applyable"] is True
+    assert doc["evidence"]["refreshed"] is True
+
+
+def test_live_objects_are_seen_a_started_task_is_adopted_not_started_again(workspace: Path, emu: Emulator) -> None:
+    src = emu.source["domain"]
+    emu.map_user(f"user001@{src}")
+    started = emu.graph("POST", TASKS, json=emu.user_task(1))
+    assert started.status_code == 200
+    doc = _plan_json(workspace)
+    changes = {c["address"]: c for c in doc["resource_changes"]}
+    migration = changes[f'user_migration["user001@{src}"]']
+    assert migration["domain_action"] == "adopt"
+    assert migration["task_id"] == started.json()["id"]
+    assert migration["status"] == "notStarted"
+    assert changes[f'user_mapping["user001@{src}"]']["domain_action"] in ("adopt", "update")
+
+
+def test_detailed_exitcode_and_targets(workspace: Path) -> None:
+    out = _cli("plan", str(workspace), "--detailed-exitcode", "--no-color")
+    assert out.returncode == 2, out.stderr
+    assert "Plan:" in out.stdout
+    assert "\x1b[" not in out.stdout
+    doc = _plan_json(workspace, "--target", "group_migration[*]")
+    assert {c["kind"] for c in doc["resource_changes"]} == {"group_migration"}
+
+
+def test_saved_plan_is_shown_in_every_format(workspace: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    out = _cli("plan", str(workspace), "-out", str(saved))
+    assert out.returncode == 0, out.stderr
+    assert f"reconciler apply {saved}" in out.stdout
+    as_json = _cli("show", str(saved), "--format", "json")
+    assert as_json.returncode == 0
+    markdown = _cli("show", str(saved), "--format", "markdown")
+    assert markdown.returncode == 0
+    assert "Plan:" in markdown.stdout or "plan" in markdown.stdout.lower()
+    text = _cli("show", str(saved))
+    assert text.stdout.count("Plan:") == 1
+    assert json.loads(as_json.stdout)["resource_changes"] == json.loads(saved.read_text())["resource_changes"]
+
+
+def test_errors_are_clear(workspace: Path, tmp_path: Path) -> None:
+    (workspace / ".reconciler" / "emulator.json").unlink()
+    out = _cli("plan", str(workspace))
+    assert out.returncode == 1
+    assert "emulator connection file" in out.stderr
+    bogus = tmp_path / "not-a-plan.json"
+    bogus.write_text("{}")
+    shown = _cli("show", str(bogus))
+    assert shown.returncode == 1
+    assert "not a plan file" in shown.stderr
+
+
+def test_no_refresh_plans_from_state_alone(workspace: Path) -> None:
+    doc = _plan_json(workspace, "--no-refresh")
+    assert doc["evidence"]["refreshed"] is False
+    assert all(c["domain_action"] in ("create", "start", "validate", "no-op") for c in doc["resource_changes"])
