@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job against the bundled emulator: start it, show it answering, validate the quickstart
-# workspace, stop it. (plan and apply join here as they land.)
+# workspace, plan it against the emulated tenants, stop it. (apply joins here as it lands.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -17,3 +17,9 @@ reconciler emulator probe --connection-file "$work/connection.json"
 echo
 echo "== the quickstart workspace (examples/quickstart) validates without touching the network:"
 reconciler validate examples/quickstart
+echo
+echo "== reconciler plan: what the quickstart workspace would change in the emulated tenants"
+cp -r examples/quickstart "$work/quickstart"
+mkdir -p "$work/quickstart/.reconciler"
+cp "$work/connection.json" "$work/quickstart/.reconciler/emulator.json"
+reconciler plan "$work/quickstart" --compact -out "$work/plan.json"

@@ -102,12 +102,9 @@ def plan(
         render(result, output, color=_color(no_color), compact=compact, artifact=str(out) if out else None).rstrip("\n")
     )
     if output == "text" and out is None and result.has_changes:
-        click.echo(
-            "\nNote: you didn't use -out to save this plan, so `reconciler apply` cannot guarantee to take "
-            "exactly these actions."
-        )
+        click.echo("\nNote: you didn't use -out to save this plan; save it to review or render it again later.")
     elif out is not None and output == "text":
-        click.echo(f"\nSaved the plan to: {out}\nTo apply exactly this plan: reconciler apply {out}")
+        click.echo(f"\nSaved the plan to: {out}\nRender it again with: reconciler show {out}")
     if result.errored:
         sys.exit(1)
     if detailed_exitcode and result.has_changes:

@@ -50,6 +50,9 @@ def test_a_fresh_workspace_plans_every_mapping_and_migration(workspace: Path, em
     assert actions['group_migration["group01"]'] == "start"
     assert doc["format_version"] == "1.0"
     assert doc["applyable"] is True
+    from tests.plan.test_plan_schema import VALIDATOR
+
+    assert list(VALIDATOR.iter_errors(doc)) == []
     assert doc["evidence"]["refreshed"] is True
 
 
@@ -80,7 +83,7 @@ def test_saved_plan_is_shown_in_every_format(workspace: Path, tmp_path: Path) ->
     saved = tmp_path / "plan.json"
     out = _cli("plan", str(workspace), "-out", str(saved))
     assert out.returncode == 0, out.stderr
-    assert f"reconciler apply {saved}" in out.stdout
+    assert f"reconciler show {saved}" in out.stdout
     as_json = _cli("show", str(saved), "--format", "json")
     assert as_json.returncode == 0
     markdown = _cli("show", str(saved), "--format", "markdown")
