@@ -110,3 +110,57 @@ def test_no_refresh_plans_from_state_alone(workspace: Path) -> None:
     doc = _plan_json(workspace, "--no-refresh")
     assert doc["evidence"]["refreshed"] is False
     assert all(c["domain_action"] in ("create", "start", "validate", "no-op") for c in doc["resource_changes"])
+
+
+def test_a_converged_workspace_plans_no_changes(emu: Emulator, tmp_path: Path) -> None:
+    """Idempotency end to end: the tenants hold what the spec says and state records it -> 'No changes.'"""
+    src, dst = emu.source["domain"], emu.target["domain"]
+    ws = tmp_path / "converged"
+    ws.mkdir()
+    shutil.copy(QUICKSTART / "reconciler.yaml", ws / "reconciler.yaml")
+    (ws / ".reconciler").mkdir()
+    (ws / ".reconciler" / "emulator.json").write_text(json.dumps(emu.conn))
+    (ws / "spec.yaml").write_text(
+        "user_mappings:\n"
+        f"  - {{source_upn: user001@{src}, target_upn: user001@{dst}, target_email: user001@{dst}}}\n"
+        "user_migrations:\n"
+        f"  - {{source_upn: user001@{src}}}\n"
+    )
+    emu.map_user(f"user001@{src}")
+    emu.control("PATCH", "/engine", {"queue_delay_seconds": 0, "duration_seconds": 0})
+    task = emu.graph("POST", TASKS, json=emu.user_task(1)).json()
+    mapping_values = {
+        "target_upn": f"user001@{dst}",
+        "user_type": "regularUser",
+        "source_organization_id": emu.source["tenant_id"],
+        "target_email": f"user001@{dst}",
+    }
+    state = {
+        "format_version": 1,
+        "lineage": "test",
+        "serial": 3,
+        "journal": [],
+        "resources": {
+            f'user_mapping["user001@{src}"]': {
+                "kind": "user_mapping",
+                "key": f"user001@{src}",
+                "last_applied": mapping_values,
+            },
+            f'user_migration["user001@{src}"]': {
+                "kind": "user_migration",
+                "key": f"user001@{src}",
+                "task_id": task["id"],
+                "last_applied": {},
+            },
+        },
+    }
+    (ws / ".reconciler" / "state.json").write_text(json.dumps(state))
+    out = _cli("plan", str(ws), "--detailed-exitcode")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "No changes." in out.stdout
+    # Someone edits the mapping in the tenant: the next plan shows drift and the fix.
+    emu.map_user(f"user001@{src}", f"user002@{dst}")
+    drifted = _cli("plan", str(ws), "--detailed-exitcode", "--no-color")
+    assert drifted.returncode == 2
+    assert "changed outside of reconciler" in drifted.stdout
+    assert f'"user002@{dst}" -> "user001@{dst}"' in drifted.stdout
