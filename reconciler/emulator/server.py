@@ -124,6 +124,22 @@ class _DropFilter(logging.Filter):
         return "without starting response" not in record.getMessage()
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, with a hook that runs once connections are closed.
+
+    uvicorn re-raises the signal that stopped it after ``serve`` returns; with the default handler
+    that ends the process at once, so the final state save must happen inside the shutdown.
+    """
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets=sockets)
+        self._on_shutdown()
+
+
 class EmulatorServer:
     def __init__(self, options: ServeOptions, runtime: Runtime | None = None) -> None:
         self.options = options
@@ -211,7 +227,7 @@ class EmulatorServer:
                 timeout_keep_alive=30,
                 backlog=2048,
             )
-            self._server = uvicorn.Server(config)
+            self._server = _Server(config, self._save)
             serve_task = asyncio.create_task(self._server.serve(sockets=[sock]))
             saver = asyncio.create_task(self._saver())
             while not self._server.started:
