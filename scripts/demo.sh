@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job against the bundled emulator: start it, show it answering, validate the quickstart
-# workspace, plan it against the emulated tenants, stop it. (apply joins here as it lands.)
+# workspace, plan it, apply exactly that plan, plan again (No changes.), stop it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -23,3 +23,9 @@ cp -r examples/quickstart "$work/quickstart"
 mkdir -p "$work/quickstart/.reconciler"
 cp "$work/connection.json" "$work/quickstart/.reconciler/emulator.json"
 reconciler plan "$work/quickstart" --compact -out "$work/plan.json"
+echo
+echo "== reconciler apply: carry out exactly the reviewed plan"
+reconciler apply "$work/plan.json"
+echo
+echo "== reconciler plan again: nothing left to do (exit code 0 with --detailed-exitcode)"
+reconciler plan "$work/quickstart" --detailed-exitcode

@@ -97,14 +97,20 @@ def plan(
     except (CredentialError, GraphError) as exc:
         raise click.ClickException(str(exc)) from exc
     if out is not None:
-        planfile.save(out, result, ctx.source_tenant_id, ctx.target_tenant_id)
+        planfile.save(out, result, ctx.source_tenant_id, ctx.target_tenant_id, ws.root)
     click.echo(
         render(result, output, color=_color(no_color), compact=compact, artifact=str(out) if out else None).rstrip("\n")
     )
     if output == "text" and out is None and result.has_changes:
-        click.echo("\nNote: you didn't use -out to save this plan; save it to review or render it again later.")
+        click.echo(
+            "\nNote: you didn't use -out to save this plan, so `reconciler apply` cannot guarantee to take "
+            "exactly these actions."
+        )
     elif out is not None and output == "text":
-        click.echo(f"\nSaved the plan to: {out}\nRender it again with: reconciler show {out}")
+        click.echo(
+            f"\nSaved the plan to: {out}\nTo apply exactly this plan: reconciler apply {out}\n"
+            f"To render it again: reconciler show {out}"
+        )
     if result.errored:
         sys.exit(1)
     if detailed_exitcode and result.has_changes:

@@ -30,9 +30,10 @@ class PlanFile:
     created: str
     source_tenant_id: str
     target_tenant_id: str
+    workspace: str | None = None
 
 
-def save(path: Path, plan: Plan, source_tenant_id: str, target_tenant_id: str) -> None:
+def save(path: Path, plan: Plan, source_tenant_id: str, target_tenant_id: str, workspace: Path | None = None) -> None:
     doc: dict[str, Any] = plan.to_json()
     doc["planfile"] = {
         "kind": KIND,
@@ -40,6 +41,8 @@ def save(path: Path, plan: Plan, source_tenant_id: str, target_tenant_id: str) -
         "source_tenant_id": source_tenant_id,
         "target_tenant_id": target_tenant_id,
     }
+    if workspace is not None:
+        doc["planfile"]["workspace"] = str(workspace.resolve())
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -71,7 +74,13 @@ def load(path: Path) -> PlanFile:
         plan = Plan.from_json(doc)
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanFileError(f"{path}: the plan file is damaged ({exc!r})") from exc
-    return PlanFile(plan, str(meta.get("created")), str(meta["source_tenant_id"]), str(meta["target_tenant_id"]))
+    return PlanFile(
+        plan,
+        str(meta.get("created")),
+        str(meta["source_tenant_id"]),
+        str(meta["target_tenant_id"]),
+        meta.get("workspace"),
+    )
 
 
 def stale_reasons(saved: Plan, spec_digest: str, state_lineage: str, state_serial: int) -> list[str]:
@@ -82,8 +91,13 @@ def stale_reasons(saved: Plan, spec_digest: str, state_lineage: str, state_seria
     reasons = []
     if evidence.spec_digest != spec_digest:
         reasons.append("the spec changed since the plan was made")
-    if evidence.state_lineage != state_lineage:
+    if not evidence.state_lineage and state_lineage:
+        reasons.append("the state was created since the plan was made: this plan, or another, was applied")
+    elif evidence.state_lineage != state_lineage:
         reasons.append("the state belongs to another lineage (a different workspace or a replaced state)")
     elif evidence.state_serial != state_serial:
-        reasons.append(f"the state moved from serial {evidence.state_serial} to {state_serial} (another apply ran)")
+        reasons.append(
+            f"the state moved from serial {evidence.state_serial} to {state_serial}: this plan, or another, "
+            "was applied since"
+        )
     return reasons

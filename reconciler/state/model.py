@@ -8,7 +8,6 @@ a newer version, is refused with a message naming the file.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +58,7 @@ class ResourceState:
 
 @dataclass
 class State:
-    lineage: str = field(default_factory=lambda: str(uuid.uuid4()))
+    lineage: str = ""  # assigned on the first write, so "no state yet" is the same state for plan and apply
     serial: int = 0
     resources: dict[str, ResourceState] = field(default_factory=dict)  # by address
     journal: list[dict[str, Any]] = field(default_factory=list)  # intents of writes in flight (apply)

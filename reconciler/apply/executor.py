@@ -1,0 +1,288 @@
+"""The applier: executes a plan's changes in a safe order, saving state as each piece completes.
+
+Order: mapping creates and updates (task starts need them), cancels, starts, mapping deletes, then
+the state-only changes (adopt, forget). Before every task POST an intent is written and flushed to
+the state; after it the intent is replaced by the task id. A run that dies in between leaves the
+intent, and the next run resolves it by looking the task up by its source key — never by posting
+again. On a failure the independent remainder still runs; failures are reported with the address
+and the service's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.apply import params
+from reconciler.graph.client import GraphClient, MappingWrite, TaskKey
+from reconciler.graph.errors import AmbiguousWriteError, GraphError
+from reconciler.graph.models import GroupIdentityMapping, MigrationTask, UserIdentityMapping
+from reconciler.plan.model import Action, Change, Plan
+from reconciler.plan.planner import TASK_KINDS, values_digest
+from reconciler.state.backend import StateBackend
+from reconciler.state.model import ResourceState, State
+
+Emit = Callable[[dict[str, Any]], None]
+
+# Past-tense words for the summary and the events.
+DONE_WORDS = {
+    "created": (Action.CREATE,),
+    "updated": (Action.UPDATE,),
+    "deleted": (Action.DELETE,),
+    "started": (Action.START, Action.RESTART, Action.REPLACE),
+    "validated": (Action.VALIDATE,),
+    "cancelled": (Action.CANCEL,),
+    "adopted": (Action.ADOPT,),
+    "forgotten": (Action.FORGET,),
+}
+
+
+@dataclass(frozen=True)
+class Failure:
+    address: str
+    message: str
+
+
+@dataclass
+class ApplyReport:
+    done: Counter[str] = field(default_factory=Counter)  # by action value
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def count(self, word: str) -> int:
+        return sum(self.done[a.value] for a in DONE_WORDS[word])
+
+    def summary_line(self) -> str:
+        parts = [f"{self.count(w)} {w}" for w in ("created", "updated", "deleted", "started", "cancelled", "forgotten")]
+        extra = [f"{self.count(w)} {w}" for w in ("validated", "adopted") if self.count(w)]
+        head = "Apply complete!" if self.ok else f"Apply finished with {len(self.failures)} failed."
+        return f"{head} {', '.join(parts + extra)}."
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Applier:
+    def __init__(
+        self,
+        graph: GraphClient,
+        backend: StateBackend,
+        state: State,
+        *,
+        protected: Callable[[str], bool] = lambda address: False,
+        attempt_of: Callable[[str], int] = lambda address: 1,
+        parallelism: int = 10,
+        emit: Emit = lambda event: None,
+    ) -> None:
+        self.graph = graph
+        self.backend = backend
+        self.state = state
+        self.protected = protected
+        self.attempt_of = attempt_of
+        self.parallelism = parallelism
+        self.emit = emit
+        self.report = ApplyReport()
+
+    # -- state -------------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        self.state.serial += 1
+        self.backend.write(self.state)
+
+    def _record(self, change: Change, **fields: Any) -> None:
+        resource = self.state.resources.get(change.address) or ResourceState(change.kind, change.key)
+        resource.protect = self.protected(change.address) or resource.protect
+        for name, value in fields.items():
+            setattr(resource, name, value)
+        self.state.resources[change.address] = resource
+
+    def _ok(self, change: Change) -> None:
+        self.report.done[change.action.value] += 1
+        self.emit({"type": "apply_complete", "address": change.address, "action": change.action.value})
+
+    def _fail(self, change: Change, error: Exception | str) -> None:
+        message = str(error)
+        self.report.failures.append(Failure(change.address, message))
+        self.emit(
+            {"type": "apply_errored", "address": change.address, "action": change.action.value, "@message": message}
+        )
+
+    # -- intents -----------------------------------------------------------------------------------
+
+    async def resolve_intents(self) -> list[str]:
+        """Settle task POSTs a previous run may have sent: look each up by source key, never re-post."""
+        notes: list[str] = []
+        remaining: list[dict[str, Any]] = []
+        for intent in list(self.state.journal):
+            kind, key, address = intent["kind"], intent["key"], intent["address"]
+            try:
+                task = await self.graph.find_task(TaskKey(TASK_KINDS[kind], key))  # type: ignore[arg-type]
+            except GraphError as error:
+                remaining.append(intent)
+                notes.append(f"{address}: could not resolve an interrupted start ({error}); it will be retried")
+                continue
+            if task is not None and task.id:
+                resource = self.state.resources.get(address) or ResourceState(kind, key)
+                resource.task_id = task.id
+                resource.attempt = int(intent.get("attempt", resource.attempt))
+                resource.last_applied = {**intent.get("after", {}), "status": task.status.value}
+                self.state.resources[address] = resource
+                notes.append(f"{address}: an interrupted start did reach the service: task {task.id} recorded")
+            else:
+                notes.append(f"{address}: an interrupted start never reached the service")
+        if notes:
+            self.state.journal = remaining
+            self.save()
+        return notes
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    async def apply(self, plan: Plan) -> ApplyReport:
+        changes = [c for c in plan.changes if c.changing]
+        by = {a: [c for c in changes if c.action is a] for a in Action}
+        self.emit({"type": "apply_start", "changes": len(changes)})
+        await self._mappings([*by[Action.CREATE], *by[Action.UPDATE]], remove=False)
+        cancelled_for_replace: set[str] = set()
+        await self._bounded([self._cancel(c, cancelled_for_replace) for c in by[Action.CANCEL] + by[Action.REPLACE]])
+        starts = (
+            by[Action.START]
+            + by[Action.RESTART]
+            + [c for c in by[Action.REPLACE] if c.address in cancelled_for_replace]
+        )
+        await self._bounded([self._start(c) for c in starts] + [self._validate(c) for c in by[Action.VALIDATE]])
+        await self._mappings(by[Action.DELETE], remove=True)
+        for change in by[Action.ADOPT]:
+            if change.kind in TASK_KINDS:
+                self._record(
+                    change,
+                    task_id=change.task_id,
+                    attempt=self.attempt_of(change.address),
+                    last_applied={**(change.after or {}), "status": change.status},
+                )
+            else:
+                self._record(change, last_applied=dict(change.after or {}))
+            self._ok(change)
+        for change in by[Action.FORGET]:
+            self.state.resources.pop(change.address, None)
+            self._ok(change)
+        self.save()
+        return self.report
+
+    async def _bounded(self, jobs: list[Any]) -> None:
+        gate = asyncio.Semaphore(self.parallelism)
+
+        async def run(job: Any) -> None:
+            async with gate:
+                await job
+
+        await asyncio.gather(*(run(j) for j in jobs))
+
+    async def _mappings(self, changes: list[Change], *, remove: bool) -> None:
+        users = [c for c in changes if c.kind == "user_mapping"]
+        groups = [c for c in changes if c.kind == "group_mapping"]
+        for batch, kind in ((users, "user"), (groups, "group")):
+            if not batch:
+                continue
+            by_key = {c.key: c for c in batch}
+            if kind == "user":
+                user_writes = [
+                    MappingWrite[UserIdentityMapping](c.key, None if remove else params.user_mapping(c)) for c in batch
+                ]
+                results = self.graph.write_user_mappings(user_writes)
+            else:
+                group_writes = [
+                    MappingWrite[GroupIdentityMapping](c.key, None if remove else params.group_mapping(c))
+                    for c in batch
+                ]
+                results = self.graph.write_group_mappings(group_writes)  # type: ignore[assignment]
+            pending = 0
+            async for result in results:
+                change = by_key[result.key.lower()]
+                if result.ok:
+                    if remove:
+                        self.state.resources.pop(change.address, None)
+                    else:
+                        self._record(change, last_applied=dict(change.after or {}))
+                    self._ok(change)
+                else:
+                    self._fail(change, result.error or "failed")
+                pending += 1
+                if pending >= 50:  # one delta PATCH's worth: save as work completes, not only at the end
+                    self.save()
+                    pending = 0
+            self.save()
+
+    async def _cancel(self, change: Change, cancelled_for_replace: set[str]) -> None:
+        if not change.task_id:
+            self._fail(change, "no task id to cancel")
+            return
+        try:
+            await self.graph.cancel_task(change.task_id)
+        except GraphError as error:
+            self._fail(change, error)
+            return
+        if change.action is Action.REPLACE:
+            cancelled_for_replace.add(change.address)
+            return  # the start half follows
+        self._record(change, task_id=change.task_id, last_applied={**(change.before or {}), "status": "cancelled"})
+        self.save()
+        self._ok(change)
+
+    async def _start(self, change: Change) -> None:
+        intent = {
+            "id": str(uuid.uuid4()),
+            "operation": "start",
+            "address": change.address,
+            "kind": change.kind,
+            "key": change.key,
+            "attempt": self.attempt_of(change.address),
+            "after": change.after or {},
+            "at": _now(),
+        }
+        self.state.journal.append(intent)
+        self.save()  # the intent is on disk before the POST leaves
+        task: MigrationTask | None = None
+        try:
+            task = await self.graph.create_task(params.task_parameters(change))
+        except AmbiguousWriteError as error:
+            # Learn the outcome by reading, never by posting again.
+            try:
+                task = await self.graph.find_task(TaskKey(TASK_KINDS[change.kind], change.key))  # type: ignore[arg-type]
+            except GraphError:
+                task = None
+            if task is None:
+                self._fail(change, f"{error} (the intent stays in the state; the next run resolves it)")
+                return
+        except GraphError as error:
+            self.state.journal = [i for i in self.state.journal if i["id"] != intent["id"]]
+            self.save()
+            self._fail(change, error)
+            return
+        self.state.journal = [i for i in self.state.journal if i["id"] != intent["id"]]
+        self._record(
+            change,
+            task_id=task.id,
+            attempt=self.attempt_of(change.address),
+            last_applied={**(change.after or {}), "status": task.status.value},
+        )
+        self.save()
+        self._ok(change)
+
+    async def _validate(self, change: Change) -> None:
+        try:
+            await self.graph.validate_task(params.task_parameters(change))
+        except GraphError as error:
+            self._fail(change, error)
+            return
+        self._record(change, validated=values_digest(change.after or {}))
+        self.save()
+        self._ok(change)

@@ -1,0 +1,133 @@
+"""An apply run: lock the state, settle interrupted starts, plan (or check a saved plan), execute.
+
+Ties workspace, state backend, Graph client, planner and applier together; the CLI only parses,
+asks for approval through ``confirm``, renders and sets the exit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.apply.executor import Applier, ApplyReport, Emit
+from reconciler.graph.client import GraphClient
+from reconciler.graph.config import GraphSettings
+from reconciler.graph.refresh import refresh
+from reconciler.plan import planfile
+from reconciler.plan.model import Action, Plan
+from reconciler.plan.planner import Selection, plan
+from reconciler.planning import context, refresh_request
+from reconciler.state.backend import LocalBackend
+from reconciler.workspace.connection import resolve_connection
+from reconciler.workspace.loader import Workspace
+
+DESTROY_SHARE = 0.10
+
+
+class ApplyRefused(Exception):
+    """The run stopped before changing anything; the message says why and what to do."""
+
+
+@dataclass
+class ApplyOptions:
+    auto_approve: bool = False
+    lock_timeout: float = 0.0
+    parallelism: int = 10
+    allow_destroy: bool = False
+    selection: Selection = field(default_factory=Selection)
+
+
+@dataclass
+class ApplyOutcome:
+    plan: Plan
+    report: ApplyReport | None  # None: nothing was applied (no changes, or not approved)
+    notes: list[str]
+
+
+def destroy_check(result: Plan, managed: int, allow: bool) -> None:
+    destructive = sum(1 for c in result.changes if c.action in (Action.DELETE, Action.CANCEL, Action.REPLACE))
+    if destructive and not allow and destructive > max(1, int(managed * DESTROY_SHARE)):
+        raise ApplyRefused(
+            f"the plan would delete or cancel {destructive} of the {managed} objects this workspace manages "
+            f"(more than {int(DESTROY_SHARE * 100)}%); review it and rerun with --allow-destroy if that is intended"
+        )
+
+
+def _protect_lookup(ws: Workspace) -> Callable[[str], bool]:
+    flags = {item.address: item.protect for item in ws.desired.items()}
+    return lambda address: flags.get(address, False)
+
+
+def _attempt_lookup(ws: Workspace) -> Callable[[str], int]:
+    attempts: dict[str, int] = {}
+    for item in ws.desired.items():
+        attempt = getattr(item, "attempt", None)
+        if isinstance(attempt, int):
+            attempts[item.address] = attempt
+    return lambda address: attempts.get(address, 1)
+
+
+async def run_apply(
+    ws: Workspace,
+    options: ApplyOptions,
+    confirm: Callable[[Plan], bool],
+    emit: Emit,
+    saved: planfile.PlanFile | None = None,
+) -> ApplyOutcome:
+    backend = LocalBackend(ws.state_path)
+    lock = backend.lock("apply", options.lock_timeout)
+    try:
+        state = backend.read()
+        connection = resolve_connection(ws)
+        settings = GraphSettings(max_concurrency=options.parallelism)
+        async with GraphClient(connection.source, connection.target, settings) as graph:
+            applier = Applier(
+                graph,
+                backend,
+                state,
+                protected=_protect_lookup(ws),
+                attempt_of=_attempt_lookup(ws),
+                parallelism=options.parallelism,
+                emit=emit,
+            )
+            if saved is not None:
+                reasons = planfile.stale_reasons(saved.plan, ws.desired.digest(), state.lineage, state.serial)
+                if reasons:
+                    raise ApplyRefused(
+                        "the saved plan is stale: " + "; ".join(reasons) + ". Run `reconciler plan` "
+                        "again and review the new plan."
+                    )
+            notes = await applier.resolve_intents() if state.journal else []
+            if saved is not None:
+                if notes:
+                    raise ApplyRefused(
+                        "a previous apply was interrupted; its outcome is now recorded ("
+                        + "; ".join(notes)
+                        + "). Plan again."
+                    )
+                result = saved.plan
+            else:
+                ctx = context(ws, connection)
+                observed = await refresh(graph, refresh_request(ws.desired, state, options.selection))
+                result = plan(ws.desired, observed, state, ctx, options.selection)
+            if result.errored:
+                raise ApplyRefused("the plan has errors (see the diagnostics); nothing was applied")
+            if not result.has_changes:
+                return ApplyOutcome(result, None, notes)
+            destroy_check(result, len(state.resources), options.allow_destroy)
+            if saved is None and not options.auto_approve and not confirm(result):
+                return ApplyOutcome(result, None, notes)
+            report = await applier.apply(result)
+            return ApplyOutcome(result, report, notes)
+    finally:
+        backend.unlock(lock.id)
+
+
+def event_line(event: dict[str, Any]) -> str | None:
+    """Plain progress for logs: one line per finished or failed change."""
+    if event.get("type") == "apply_complete":
+        return f"{event['address']}: {event['action']} complete"
+    if event.get("type") == "apply_errored":
+        return f"{event['address']}: {event['action']} FAILED: {event.get('@message', '')}"
+    return None

@@ -1,0 +1,204 @@
+"""``reconciler apply`` and ``reconciler state …``: thin commands over ``reconciler.applying``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.applying import ApplyOptions, ApplyRefused, event_line, run_apply
+from reconciler.cli.plan_cmds import render
+from reconciler.graph.errors import GraphError
+from reconciler.plan import planfile
+from reconciler.plan.model import Plan
+from reconciler.plan.planner import Selection
+from reconciler.state.backend import LocalBackend
+from reconciler.state.model import StateError
+from reconciler.workspace.connection import CredentialError
+from reconciler.workspace.loader import load_workspace
+
+
+def _load_ok(root: str) -> Any:
+    ws = load_workspace(root)
+    if not ws.ok:
+        for diagnostic in ws.diagnostics.sorted():
+            click.echo(diagnostic.render(), err=True)
+        raise click.ClickException("the workspace has errors; nothing was applied")
+    return ws
+
+
+@click.command()
+@click.argument("target", default=".", type=click.Path(exists=True, path_type=Path), metavar="[WORKSPACE|PLANFILE]")
+@click.option(
+    "--auto-approve", is_flag=True, help="Apply without asking (a saved plan never asks: it is the approval)."
+)
+@click.option(
+    "--lock-timeout",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds to wait for another run's state lock.",
+)
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--allow-destroy",
+    is_flag=True,
+    help="Allow a plan that deletes or cancels more than 10% of what this workspace manages.",
+)
+@click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only these addresses (globs).")
+@click.option("--exclude", "excludes", multiple=True, metavar="ADDR", help="Leave these addresses out (globs).")
+@click.option("--json", "as_json", is_flag=True, help="Stream NDJSON events instead of text.")
+def apply(
+    target: Path,
+    auto_approve: bool,
+    lock_timeout: float,
+    parallelism: int,
+    allow_destroy: bool,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Carry out the plan: mapping writes, then task starts and cancels; state saved as work completes."""
+    saved = None
+    if target.is_file():
+        try:
+            saved = planfile.load(target)
+        except planfile.PlanFileError as exc:
+            raise click.ClickException(str(exc)) from exc
+        ws = _load_ok(saved.workspace or ".")
+    else:
+        ws = _load_ok(str(target))
+
+    def emit(event: dict[str, Any]) -> None:
+        if as_json:
+            event = {"@timestamp": datetime.now(UTC).isoformat(), **event}
+            click.echo(json.dumps(event))
+        elif (line := event_line(event)) is not None:
+            click.echo(line)
+
+    def confirm(result: Plan) -> bool:
+        click.echo(render(result, "text", color=sys.stdout.isatty(), compact=False, artifact=None).rstrip("\n"))
+        if not sys.stdin.isatty():
+            raise ApplyRefused("no terminal to ask for approval: pass --auto-approve, or apply a saved plan file")
+        answer = click.prompt(
+            "\nDo you want to perform these actions? Only 'yes' will be accepted", default="", show_default=False
+        )
+        return str(answer).strip() == "yes"
+
+    options = ApplyOptions(
+        auto_approve=auto_approve,
+        lock_timeout=lock_timeout,
+        parallelism=parallelism,
+        allow_destroy=allow_destroy,
+        selection=Selection(targets, excludes),
+    )
+    try:
+        outcome = asyncio.run(run_apply(ws, options, confirm, emit, saved))
+    except (ApplyRefused, StateError, CredentialError, GraphError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for note in outcome.notes:
+        click.echo(f"Note: {note}")
+    if outcome.report is None:
+        if outcome.plan.has_changes:
+            click.echo("Apply cancelled.")
+        else:
+            click.echo("No changes. Your tenants match the configuration.")
+        return
+    report = outcome.report
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "type": "change_summary",
+                    "done": dict(report.done),
+                    "failures": [f.__dict__ for f in report.failures],
+                    "@message": report.summary_line(),
+                }
+            )
+        )
+    else:
+        for failure in report.failures:
+            click.echo(f"Error: {failure.address}: {failure.message}", err=True)
+        click.echo(f"\n{report.summary_line()}")
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.group()
+def state() -> None:
+    """Inspect and repair the state: what this workspace manages."""
+
+
+_WS = click.option("--workspace", "-w", default=".", type=click.Path(file_okay=False, path_type=str))
+
+
+@state.command("list")
+@_WS
+def state_list(workspace: str) -> None:
+    """Every managed address."""
+    backend = LocalBackend(load_workspace(workspace).state_path)
+    for address in sorted(_read(backend).resources):
+        click.echo(address)
+
+
+@state.command("show")
+@click.argument("address")
+@_WS
+def state_show(address: str, workspace: str) -> None:
+    """One managed address, as JSON."""
+    resource = _read(LocalBackend(load_workspace(workspace).state_path)).resources.get(address)
+    if resource is None:
+        raise click.ClickException(f"{address} is not in the state")
+    click.echo(json.dumps({"address": address, **resource.to_json()}, indent=2))
+
+
+@state.command("rm")
+@click.argument("addresses", nargs=-1, required=True)
+@_WS
+def state_rm(addresses: tuple[str, ...], workspace: str) -> None:
+    """Stop managing addresses (no API call): forget them."""
+    backend = LocalBackend(load_workspace(workspace).state_path)
+    lock = _lock(backend, "state rm")
+    try:
+        current = _read(backend)
+        missing = [a for a in addresses if a not in current.resources]
+        if missing:
+            raise click.ClickException(f"not in the state: {', '.join(missing)}")
+        for address in addresses:
+            del current.resources[address]
+        current.serial += 1
+        backend.write(current)
+    finally:
+        backend.unlock(lock.id)
+    click.echo(f"Removed {len(addresses)} address(es) from the state.")
+
+
+@state.command("unlock")
+@click.argument("lock_id")
+@_WS
+def state_unlock(lock_id: str, workspace: str) -> None:
+    """Break a lock left by a run that is gone."""
+    try:
+        LocalBackend(load_workspace(workspace).state_path).unlock(lock_id)
+    except StateError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Lock {lock_id} released.")
+
+
+def _read(backend: LocalBackend) -> Any:
+    try:
+        return backend.read()
+    except StateError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _lock(backend: LocalBackend, operation: str) -> Any:
+    try:
+        return backend.lock(operation)
+    except StateError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,164 @@
+"""End to end: ``reconciler apply`` against the emulator — exact plans, convergence, crash safety, locks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Emulator
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
+
+
+@pytest.fixture
+def workspace(emu: Emulator, tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    shutil.copytree(QUICKSTART, ws)
+    (ws / ".reconciler").mkdir(exist_ok=True)
+    (ws / ".reconciler" / "emulator.json").write_text(json.dumps(emu.conn))
+    return ws
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _tasks_by_source(emu: Emulator) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for task in emu.control("GET", "/tasks")["tasks"]:
+        counts[task["source"]] = counts.get(task["source"], 0) + 1
+    return counts
+
+
+def test_plan_apply_plan_converges_and_a_used_plan_is_refused(workspace: Path, emu: Emulator, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    assert _cli("plan", str(workspace), "-out", str(saved)).returncode == 0
+    applied = _cli("apply", str(saved))
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "Apply complete! 13 created, 0 updated, 0 deleted, 8 started, 0 cancelled, 0 forgotten, 1 validated." in (
+        applied.stdout
+    )
+    again = _cli("plan", str(workspace), "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout
+    assert "No changes." in again.stdout
+    reused = _cli("apply", str(saved))
+    assert reused.returncode == 1
+    assert "stale" in reused.stderr
+    assert set(_tasks_by_source(emu).values()) == {1}
+    state = json.loads((workspace / ".reconciler" / "state.json").read_text())
+    assert state["journal"] == []
+    assert oct(os.stat(workspace / ".reconciler" / "state.json").st_mode & 0o777) == "0o600"
+    assert not (workspace / ".reconciler" / "state.json.lock").exists()
+
+
+def test_apply_asks_for_approval_and_refuses_without_a_terminal(workspace: Path) -> None:
+    out = _cli("apply", str(workspace))
+    assert out.returncode == 1
+    assert "--auto-approve" in out.stderr
+    assert not (workspace / ".reconciler" / "state.json").exists(), "nothing was applied"
+    ok = _cli("apply", str(workspace), "--auto-approve", "--json")
+    assert ok.returncode == 0, ok.stderr
+    events = [json.loads(line) for line in ok.stdout.splitlines() if line.startswith("{")]
+    assert {"apply_start", "apply_complete", "change_summary"} <= {e["type"] for e in events}
+
+
+def test_partial_failure_continues_reports_and_the_next_run_converges(workspace: Path, emu: Emulator) -> None:
+    upn = f"user002@{emu.source['domain']}"
+    emu.control("PUT", f"/tenants/contoso/users/{upn}", {"one_drive": False})
+    out = _cli("apply", str(workspace), "--auto-approve")
+    assert out.returncode == 1
+    assert f'user_migration["{upn}"]' in out.stderr
+    assert "Unable to get a OneDrive URL" in out.stderr
+    assert "Apply finished with 1 failed." in out.stdout
+    assert len(_tasks_by_source(emu)) == 7, "the independent remainder ran"
+    emu.control("PUT", f"/tenants/contoso/users/{upn}", {"one_drive": True})
+    fixed = _cli("apply", str(workspace), "--auto-approve")
+    assert fixed.returncode == 0, fixed.stderr
+    assert "1 started" in fixed.stdout
+    assert set(_tasks_by_source(emu).values()) == {1}
+
+
+def test_kill_9_mid_apply_then_rerun_never_starts_a_task_twice(workspace: Path, emu: Emulator) -> None:
+    # Every task POST takes 2 s on the service side, so the process dies with POSTs in flight.
+    emu.control(
+        "PUT",
+        "/faults",
+        {
+            "rules": [
+                {
+                    "method": "POST",
+                    "path": "crossOrganizationMigrationTasks$",
+                    "action": "latency",
+                    "latency_ms": 2000,
+                    "count": 100,
+                }
+            ]
+        },
+    )
+    state_file = workspace / ".reconciler" / "state.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", str(workspace), "--auto-approve"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    journal: list[Any] = []
+    while time.monotonic() < deadline:
+        if state_file.exists():
+            try:
+                journal = json.loads(state_file.read_text()).get("journal", [])
+            except json.JSONDecodeError:  # pragma: no cover - writes are atomic; a torn read would be a bug
+                raise
+            if journal:
+                break
+        time.sleep(0.05)
+    assert journal, "the apply never got to a task start"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(2.5)  # the service finishes the POSTs the dead process sent
+    emu.control("DELETE", "/faults")
+    assert (workspace / ".reconciler" / "state.json.lock").exists(), "the dead run's lock is left behind"
+    rerun = _cli("apply", str(workspace), "--auto-approve")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "an interrupted start" in rerun.stdout
+    assert set(_tasks_by_source(emu).values()) == {1}, "no source got a second task"
+    assert len(_tasks_by_source(emu)) == 8
+    final = _cli("plan", str(workspace), "--detailed-exitcode")
+    assert final.returncode == 0, final.stdout
+
+
+def test_a_live_lock_stops_a_second_run_and_unlock_breaks_it(workspace: Path) -> None:
+    from reconciler.state.backend import LocalBackend
+
+    backend = LocalBackend(workspace / ".reconciler" / "state.json")
+    held = backend.lock("apply")  # held by this (live) test process
+    out = _cli("apply", str(workspace), "--auto-approve")
+    assert out.returncode == 1
+    assert f"reconciler state unlock {held.id}" in out.stderr
+    assert "(apply, pid" in out.stderr
+    unlocked = _cli("state", "unlock", held.id, "-w", str(workspace))
+    assert unlocked.returncode == 0, unlocked.stderr
+    assert _cli("apply", str(workspace), "--auto-approve").returncode == 0
+    listed = _cli("state", "list", "-w", str(workspace))
+    assert 'user_mapping["user001@contoso.onmicrosoft.com"]' in listed.stdout
+    removed = _cli("state", "rm", 'user_mapping["user001@contoso.onmicrosoft.com"]', "-w", str(workspace))
+    assert removed.returncode == 0
+    replan = _cli("plan", str(workspace), "--format", "json")
+    actions = {c["address"]: c["domain_action"] for c in json.loads(replan.stdout)["resource_changes"]}
+    assert actions['user_mapping["user001@contoso.onmicrosoft.com"]'] == "adopt"
