@@ -118,6 +118,18 @@ async def run_apply(
             destroy_check(result, len(state.resources), options.allow_destroy)
             if saved is None and not options.auto_approve and not confirm(result):
                 return ApplyOutcome(result, None, notes)
+            for change in result.changes:
+                if change.changing:
+                    emit(
+                        {
+                            "type": "planned_change",
+                            "address": change.address,
+                            "action": change.action.value,
+                            "reason": change.reason,
+                        }
+                    )
+            for diagnostic in result.diagnostics:
+                emit({"type": "diagnostic", **diagnostic.to_json()})
             report = await applier.apply(result)
             return ApplyOutcome(result, report, notes)
     finally:

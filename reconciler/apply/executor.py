@@ -91,6 +91,7 @@ class Applier:
         self.parallelism = parallelism
         self.emit = emit
         self.report = ApplyReport()
+        self.total = 0
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -108,6 +109,8 @@ class Applier:
     def _ok(self, change: Change) -> None:
         self.report.done[change.action.value] += 1
         self.emit({"type": "apply_complete", "address": change.address, "action": change.action.value})
+        finished = sum(self.report.done.values()) + len(self.report.failures)
+        self.emit({"type": "apply_progress", "done": finished, "total": self.total})
 
     def _fail(self, change: Change, error: Exception | str) -> None:
         message = str(error)
@@ -149,6 +152,7 @@ class Applier:
     async def apply(self, plan: Plan) -> ApplyReport:
         changes = [c for c in plan.changes if c.changing]
         by = {a: [c for c in changes if c.action is a] for a in Action}
+        self.total = len(changes)
         self.emit({"type": "apply_start", "changes": len(changes)})
         await self._mappings([*by[Action.CREATE], *by[Action.UPDATE]], remove=False)
         cancelled_for_replace: set[str] = set()

@@ -202,3 +202,37 @@ def _lock(backend: LocalBackend, operation: str) -> Any:
         return backend.lock(operation)
     except StateError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@click.command()
+@click.argument("workspace", default=".", type=click.Path(file_okay=False, path_type=str))
+@click.option("--watch", is_flag=True, help="Refresh in place until every migration has finished.")
+@click.option(
+    "--interval",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between refreshes with --watch.",
+)
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status(workspace: str, watch: bool, interval: float, output: str) -> None:
+    """How the migrations this workspace manages are progressing, by status and wave."""
+    import time
+
+    from reconciler.status import read_status
+
+    ws = _load_ok(workspace)
+    state_now = _read(LocalBackend(ws.state_path))
+    tty = sys.stdout.isatty()
+    while True:
+        try:
+            current = asyncio.run(read_status(ws, state_now))
+        except (CredentialError, GraphError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        text = json.dumps(current.to_json()) if output == "json" else current.render()
+        if watch and tty and output == "text":
+            click.echo("\x1b[H\x1b[2J", nl=False)  # redraw in place
+        click.echo(text)
+        if not watch or current.done:
+            return
+        time.sleep(interval)

@@ -74,7 +74,11 @@ def test_apply_asks_for_approval_and_refuses_without_a_terminal(workspace: Path)
     ok = _cli("apply", str(workspace), "--auto-approve", "--json")
     assert ok.returncode == 0, ok.stderr
     events = [json.loads(line) for line in ok.stdout.splitlines() if line.startswith("{")]
-    assert {"apply_start", "apply_complete", "change_summary"} <= {e["type"] for e in events}
+    assert {"planned_change", "apply_start", "apply_progress", "apply_complete", "change_summary"} <= {
+        e["type"] for e in events
+    }
+    progress = [e for e in events if e["type"] == "apply_progress"]
+    assert progress[-1]["done"] == progress[-1]["total"] == 22
 
 
 def test_partial_failure_continues_reports_and_the_next_run_converges(workspace: Path, emu: Emulator) -> None:
@@ -162,3 +166,22 @@ def test_a_live_lock_stops_a_second_run_and_unlock_breaks_it(workspace: Path) ->
     replan = _cli("plan", str(workspace), "--format", "json")
     actions = {c["address"]: c["domain_action"] for c in json.loads(replan.stdout)["resource_changes"]}
     assert actions['user_mapping["user001@contoso.onmicrosoft.com"]'] == "adopt"
+
+
+def test_status_counts_by_status_and_wave_and_watch_ends_when_all_finished(workspace: Path, emu: Emulator) -> None:
+    emu.control("PATCH", "/engine", {"queue_delay_seconds": 0, "duration_seconds": 3600, "duration_jitter": 0})
+    fail = f"user003@{emu.source['domain']}"
+    emu.control("PUT", f"/tenants/contoso/users/{fail}", {"migration_error": "Target OneDrive is locked."})
+    assert _cli("apply", str(workspace), "--auto-approve").returncode == 0
+    running = _cli("status", str(workspace), "--format", "json")
+    assert running.returncode == 0, running.stderr
+    doc = json.loads(running.stdout)
+    assert doc["total"] == 8
+    assert doc["by_status"] == {"inProgress": 8}
+    assert doc["by_wave"]["pilot"] == {"inProgress": 3}
+    assert doc["done"] is False
+    emu.control("POST", "/clock/advance", {"seconds": 4000})
+    watched = _cli("status", str(workspace), "--watch", "--interval", "0.2")
+    assert watched.returncode == 0
+    assert "8 migrations: 7 completed, 1 failed" in watched.stdout
+    assert f'user_migration["{fail}"]: Target OneDrive is locked.' in watched.stdout
