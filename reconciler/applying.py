@@ -13,11 +13,10 @@ from typing import Any
 from reconciler.apply.executor import Applier, ApplyReport, Emit
 from reconciler.graph.client import GraphClient
 from reconciler.graph.config import GraphSettings
-from reconciler.graph.refresh import refresh
 from reconciler.plan import planfile
 from reconciler.plan.model import Action, Plan
 from reconciler.plan.planner import Selection, plan
-from reconciler.planning import context, refresh_request
+from reconciler.planning import Meter, NoMeter, context, refresh_request, refresh_with_meter
 from reconciler.state.backend import LocalBackend
 from reconciler.workspace.connection import resolve_connection
 from reconciler.workspace.loader import Workspace
@@ -74,7 +73,9 @@ async def run_apply(
     confirm: Callable[[Plan], bool],
     emit: Emit,
     saved: planfile.PlanFile | None = None,
+    meter: Meter | None = None,
 ) -> ApplyOutcome:
+    meter = meter or NoMeter()
     backend = LocalBackend(ws.state_path)
     lock = backend.lock("apply", options.lock_timeout)
     try:
@@ -109,7 +110,8 @@ async def run_apply(
                 result = saved.plan
             else:
                 ctx = context(ws, connection)
-                observed = await refresh(graph, refresh_request(ws.desired, state, options.selection))
+                request = refresh_request(ws.desired, state, options.selection)
+                observed = await refresh_with_meter(graph, request, meter)
                 result = plan(ws.desired, observed, state, ctx, options.selection)
             if result.errored:
                 raise ApplyRefused("the plan has errors (see the diagnostics); nothing was applied")
@@ -130,7 +132,12 @@ async def run_apply(
                     )
             for diagnostic in result.diagnostics:
                 emit({"type": "diagnostic", **diagnostic.to_json()})
-            report = await applier.apply(result)
+            meter.start("Applying", sum(1 for c in result.changes if c.changing))
+            applier.on_finished = meter.advance
+            try:
+                report = await applier.apply(result)
+            finally:
+                meter.finish()
             return ApplyOutcome(result, report, notes)
     finally:
         backend.unlock(lock.id)

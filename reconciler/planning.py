@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Protocol, cast
 
 from reconciler.graph.client import GraphClient, TaskKind
 from reconciler.graph.config import GraphSettings
@@ -20,6 +20,33 @@ from reconciler.spec.desired import GROUP_MAPPING, USER_MAPPING, Desired, addres
 from reconciler.state.model import State
 from reconciler.workspace.connection import Connection, resolve_connection
 from reconciler.workspace.loader import Workspace
+
+
+class Meter(Protocol):
+    """Progress display for long work (the CLI's is a rich bar); the library only reports counts."""
+
+    def start(self, description: str, total: int) -> None: ...
+    def advance(self, n: int = 1) -> None: ...
+    def finish(self) -> None: ...
+
+
+class NoMeter:
+    def start(self, description: str, total: int) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+async def refresh_with_meter(graph: GraphClient, request: RefreshRequest, meter: Meter) -> Observed:
+    meter.start("Refreshing", len(request))
+    try:
+        return await refresh(graph, request, meter.advance)
+    finally:
+        meter.finish()
 
 
 @dataclass(frozen=True)
@@ -106,7 +133,9 @@ def context(workspace: Workspace, connection: Connection | None) -> PlanContext:
     return PlanContext(source_tenant_id=source or "", target_tenant_id=target or "")
 
 
-async def run_plan(workspace: Workspace, state: State, options: PlanOptions) -> tuple[Plan, PlanContext]:
+async def run_plan(
+    workspace: Workspace, state: State, options: PlanOptions, meter: Meter | None = None
+) -> tuple[Plan, PlanContext]:
     """Refresh (unless told not to) and plan. Raises ``CredentialError`` or ``GraphError`` on failure."""
     if not options.refresh:
         ctx = context(workspace, None)
@@ -122,5 +151,6 @@ async def run_plan(workspace: Workspace, state: State, options: PlanOptions) -> 
     ctx = context(workspace, connection)
     settings = GraphSettings(max_concurrency=options.parallelism)
     async with GraphClient(connection.source, connection.target, settings) as graph:
-        observed = await refresh(graph, refresh_request(workspace.desired, state, options.selection))
+        request = refresh_request(workspace.desired, state, options.selection)
+        observed = await refresh_with_meter(graph, request, meter or NoMeter())
     return plan(workspace.desired, observed, state, ctx, options.selection), ctx

@@ -70,7 +70,15 @@ class Status:
             return "This workspace manages no migrations yet."
         lines = [f"{len(self.rows)} migrations: " + ", ".join(f"{n} {s}" for s, n in sorted(self.by_status().items()))]
         for wave, counts in sorted(self.by_wave().items()):
-            lines.append(f"  wave {wave}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+            rows = [r for r in self.rows if (r.wave or "(no wave)") == wave]
+            starts = [r.started for r in rows if r.started]
+            ends = [r.finished for r in rows if r.finished]
+            times = ""
+            if starts:
+                times += f"; first started {min(starts):%Y-%m-%d %H:%M:%S}Z"
+            if ends:
+                times += f"; last finished {max(ends):%Y-%m-%d %H:%M:%S}Z"
+            lines.append(f"  wave {wave}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + times)
         failed = [r for r in self.rows if r.status == "failed"]
         if failed:
             lines.append("Failed:")

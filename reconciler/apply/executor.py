@@ -92,6 +92,7 @@ class Applier:
         self.emit = emit
         self.report = ApplyReport()
         self.total = 0
+        self.on_finished: Callable[[int], None] = lambda n: None
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -109,12 +110,14 @@ class Applier:
     def _ok(self, change: Change) -> None:
         self.report.done[change.action.value] += 1
         self.emit({"type": "apply_complete", "address": change.address, "action": change.action.value})
+        self.on_finished(1)
         finished = sum(self.report.done.values()) + len(self.report.failures)
         self.emit({"type": "apply_progress", "done": finished, "total": self.total})
 
     def _fail(self, change: Change, error: Exception | str) -> None:
         message = str(error)
         self.report.failures.append(Failure(change.address, message))
+        self.on_finished(1)
         self.emit(
             {"type": "apply_errored", "address": change.address, "action": change.action.value, "@message": message}
         )

@@ -13,6 +13,7 @@ import click
 
 from reconciler.applying import ApplyOptions, ApplyRefused, event_line, run_apply
 from reconciler.cli.plan_cmds import render
+from reconciler.cli.progress import Meter
 from reconciler.graph.errors import GraphError
 from reconciler.plan import planfile
 from reconciler.plan.model import Plan
@@ -98,7 +99,7 @@ def apply(
         selection=Selection(targets, excludes),
     )
     try:
-        outcome = asyncio.run(run_apply(ws, options, confirm, emit, saved))
+        outcome = asyncio.run(run_apply(ws, options, confirm, emit, saved, Meter(enabled=not as_json)))
     except (ApplyRefused, StateError, CredentialError, GraphError) as exc:
         raise click.ClickException(str(exc)) from exc
     for note in outcome.notes:

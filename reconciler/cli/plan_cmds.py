@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli.progress import Meter
 from reconciler.graph.errors import GraphError
 from reconciler.plan import planfile
 from reconciler.plan.model import Plan
@@ -93,7 +94,7 @@ def plan(
         raise click.ClickException(str(exc)) from exc
     options = PlanOptions(refresh=refresh, selection=Selection(targets, excludes), parallelism=parallelism)
     try:
-        result, ctx = asyncio.run(run_plan(ws, state, options))
+        result, ctx = asyncio.run(run_plan(ws, state, options, Meter(enabled=output == "text")))
     except (CredentialError, GraphError) as exc:
         raise click.ClickException(str(exc)) from exc
     if out is not None:

@@ -6,7 +6,7 @@ This is the one place where Graph's wire models become observed state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from reconciler.graph.client import GraphClient, TaskKey, TaskKind
@@ -91,15 +91,24 @@ class RefreshRequest:
     group_mappings: list[str] = field(default_factory=list)
     tasks: list[tuple[TaskKind, str, str | None]] = field(default_factory=list)
 
+    def __len__(self) -> int:
+        return len(self.user_mappings) + len(self.group_mappings) + len(self.tasks)
+
 
 ADDRESS_KIND = {"user": "user_migration", "site": "site_migration", "group": "group_migration"}
 
 
-async def refresh(graph: GraphClient, request: RefreshRequest) -> Observed:
+Progress = Callable[[int], None]
+
+
+async def refresh(graph: GraphClient, request: RefreshRequest, progress: Progress | None = None) -> Observed:
+    """Read every key of ``request``; ``progress(1)`` is called as each key's answer arrives."""
     observed = Observed()
+    tick: Progress = progress or (lambda n: None)
 
     async def users() -> None:
         async for key, result in graph.get_user_mappings(request.user_mappings):
+            tick(1)
             if isinstance(result, GraphError):
                 observed.errors[("user_mapping", key)] = str(result)
             elif result is not None:
@@ -107,6 +116,7 @@ async def refresh(graph: GraphClient, request: RefreshRequest) -> Observed:
 
     async def groups() -> None:
         async for key, result in graph.get_group_mappings(request.group_mappings):
+            tick(1)
             if isinstance(result, GraphError):
                 observed.errors[("group_mapping", key)] = str(result)
             elif result is not None:
@@ -114,6 +124,7 @@ async def refresh(graph: GraphClient, request: RefreshRequest) -> Observed:
 
     async def tasks_by_key(keys: Iterable[TaskKey]) -> None:
         async for task_key, result in graph.find_tasks(keys):
+            tick(1)
             _record_task(observed, task_key.kind, task_key.value, result)
 
     async def tasks_by_id(pairs: list[tuple[TaskKind, str, str]]) -> None:
@@ -121,9 +132,10 @@ async def refresh(graph: GraphClient, request: RefreshRequest) -> Observed:
         missing: list[TaskKey] = []
         async for task_id, result in graph.get_tasks(by_id):
             kind, key = by_id[task_id]
-            if result is None:
+            if result is None:  # counted when it is looked up by key below
                 missing.append(TaskKey(kind, key))  # gone by id: the source may have a newer task
             else:
+                tick(1)
                 _record_task(observed, kind, key, result)
         if missing:
             await tasks_by_key(missing)
