@@ -198,6 +198,18 @@ def emu(emulator_session: Emulator) -> Emulator:
     return emulator_session
 
 
+@pytest.fixture
+def quickstart_workspace(emu: Emulator, tmp_path: Path) -> Path:
+    """A copy of examples/quickstart wired to the shared emulator through its connection file."""
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "quickstart", ws)
+    (ws / ".reconciler").mkdir(exist_ok=True)
+    (ws / ".reconciler" / "emulator.json").write_text(json.dumps(emu.conn))
+    return ws
+
+
 @pytest.fixture(autouse=True)
 def _no_requests_ca_override(monkeypatch: pytest.MonkeyPatch) -> None:
     # Tests exercise msal's own verify= path too; machine-wide CA overrides must not hide a TLS problem.

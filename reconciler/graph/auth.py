@@ -9,10 +9,7 @@ httpx client instead, so the configured CA bundle is always the one that is used
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import ssl
-import tempfile
 import threading
 import time
 from collections.abc import AsyncGenerator, Generator
@@ -22,6 +19,7 @@ from typing import Any
 import httpx
 import msal
 
+from reconciler.atomic import atomic_write_text
 from reconciler.graph.config import Certificate, ClientSecret, DeviceCode, ManagedIdentity, TenantConnection
 from reconciler.graph.errors import AuthenticationError
 
@@ -55,22 +53,6 @@ class MsalHttpClient:
 
     def close(self) -> None:
         self._client.close()
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 class TokenProvider:
@@ -177,7 +159,7 @@ class TokenProvider:
     def _persist(self) -> None:
         path = self.connection.token_cache_file
         if path is not None and self._cache.has_state_changed:
-            _write_private(path, self._cache.serialize())
+            atomic_write_text(path, self._cache.serialize(), mode=0o600)
             self._cache.has_state_changed = False
 
     # -- public ------------------------------------------------------------------------------------

@@ -8,13 +8,12 @@ tenants it was made. ``stale_reasons`` compares the evidence with the workspace 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.atomic import atomic_write_text
 from reconciler.plan.model import FORMAT_VERSION, Plan
 
 KIND = "reconciler-plan"
@@ -43,18 +42,7 @@ def save(path: Path, plan: Plan, source_tenant_id: str, target_tenant_id: str, w
     }
     if workspace is not None:
         doc["planfile"]["workspace"] = str(workspace.resolve())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(doc, handle, indent=1, sort_keys=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
 
 
 def load(path: Path) -> PlanFile:

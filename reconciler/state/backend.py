@@ -14,7 +14,6 @@ import getpass
 import json
 import os
 import socket
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from reconciler.atomic import atomic_write_text
 from reconciler.state.model import State, StateError
 
 
@@ -71,23 +71,6 @@ class StateBackend(Protocol):
     def holder(self) -> LockInfo | None: ...
 
 
-def write_private(path: Path, text: str) -> None:
-    """Temp file in the same folder, fsync, rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -109,7 +92,7 @@ class LocalBackend:
     def write(self, state: State) -> None:
         if not state.lineage:
             state.lineage = str(uuid.uuid4())
-        write_private(self.path, json.dumps(state.to_json(), indent=1) + "\n")
+        atomic_write_text(self.path, json.dumps(state.to_json(), indent=1) + "\n", mode=0o600)
 
     def holder(self) -> LockInfo | None:
         try:

@@ -10,11 +10,11 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.atomic import atomic_write_text
 from reconciler.spec.diagnostics import Diagnostics, SourceRange
 from reconciler.spec.yamlsource import load_yaml, read_text
 from reconciler.workspace.canonical_yaml import FormatError, format_config, format_spec
 from reconciler.workspace.config import CONFIG_FILE
-from reconciler.workspace.files import atomic_write_text
 from reconciler.workspace.loader import discover_spec_files, display_path, load_config
 
 

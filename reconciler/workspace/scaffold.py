@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.atomic import atomic_write_text
 from reconciler.spec.schema import SPEC_SCHEMA_FILE
-from reconciler.workspace.files import atomic_write_text
 from reconciler.workspace.schema import CONFIG_SCHEMA_FILE, schema_files
 
 SCHEMA_DIR = ".schema"

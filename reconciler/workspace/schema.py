@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from reconciler.atomic import atomic_write_text
 from reconciler.spec.schema import SPEC_SCHEMA_FILE, dumps, model_schema, spec_file_schema
 from reconciler.workspace.config import WorkspaceConfig
-from reconciler.workspace.files import atomic_write_text
 
 CONFIG_SCHEMA_FILE = "reconciler.schema.json"
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "specs" / "workspace"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,12 +19,8 @@ QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 
 
 @pytest.fixture
-def workspace(emu: Emulator, tmp_path: Path) -> Path:
-    ws = tmp_path / "ws"
-    shutil.copytree(QUICKSTART, ws)
-    (ws / ".reconciler").mkdir(exist_ok=True)
-    (ws / ".reconciler" / "emulator.json").write_text(json.dumps(emu.conn))
-    return ws
+def workspace(quickstart_workspace: Path) -> Path:
+    return quickstart_workspace
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -17,12 +17,8 @@ QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 
 
 @pytest.fixture
-def workspace(emu: Emulator, tmp_path: Path) -> Path:
-    ws = tmp_path / "ws"
-    shutil.copytree(QUICKSTART, ws)
-    (ws / ".reconciler").mkdir(exist_ok=True)
-    (ws / ".reconciler" / "emulator.json").write_text(json.dumps(emu.conn))
-    return ws
+def workspace(quickstart_workspace: Path) -> Path:
+    return quickstart_workspace
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
