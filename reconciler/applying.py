@@ -53,9 +53,10 @@ def destroy_check(result: Plan, managed: int, allow: bool) -> None:
         )
 
 
-def _protect_lookup(ws: Workspace) -> Callable[[str], bool]:
+def _protect_lookup(ws: Workspace) -> Callable[[str], bool | None]:
+    """The spec's protect flag per address; None for addresses no longer in the spec."""
     flags = {item.address: item.protect for item in ws.desired.items()}
-    return lambda address: flags.get(address, False)
+    return flags.get
 
 
 def _attempt_lookup(ws: Workspace) -> Callable[[str], int]:

@@ -78,7 +78,7 @@ class Applier:
         backend: StateBackend,
         state: State,
         *,
-        protected: Callable[[str], bool] = lambda address: False,
+        protected: Callable[[str], bool | None] = lambda address: None,
         attempt_of: Callable[[str], int] = lambda address: 1,
         parallelism: int = 10,
         emit: Emit = lambda event: None,
@@ -102,7 +102,9 @@ class Applier:
 
     def _record(self, change: Change, **fields: Any) -> None:
         resource = self.state.resources.get(change.address) or ResourceState(change.kind, change.key)
-        resource.protect = self.protected(change.address) or resource.protect
+        wanted = self.protected(change.address)
+        if wanted is not None:
+            resource.protect = wanted
         for name, value in fields.items():
             setattr(resource, name, value)
         self.state.resources[change.address] = resource
@@ -181,6 +183,11 @@ class Applier:
         for change in by[Action.FORGET]:
             self.state.resources.pop(change.address, None)
             self._ok(change)
+        # protect follows the spec for every address still in it; a removed address keeps its last flag.
+        for address, resource in self.state.resources.items():
+            wanted = self.protected(address)
+            if wanted is not None:
+                resource.protect = wanted
         self.save()
         return self.report
 

@@ -180,3 +180,19 @@ def test_status_counts_by_status_and_wave_and_watch_ends_when_all_finished(works
     assert watched.returncode == 0
     assert "8 migrations: 7 completed, 1 failed" in watched.stdout
     assert f'user_migration["{fail}"]: Target OneDrive is locked.' in watched.stdout
+
+
+def test_protect_is_recorded_and_survives_removal_from_the_spec(workspace: Path, emu: Emulator) -> None:
+    assert _cli("apply", str(workspace), "--auto-approve").returncode == 0
+    address = f'user_mapping["user004@{emu.source["domain"]}"]'
+    shown = json.loads(_cli("state", "show", address, "-w", str(workspace)).stdout)
+    assert shown["protect"] is True
+    users = workspace / "users.yaml"
+    text = users.read_text()
+    block = text[text.index("  - source_upn: user004@") : text.index("  - source_upn: user005@")]
+    users.write_text(text.replace(block, ""))
+    refused = _cli("plan", str(workspace), "--no-color")
+    assert refused.returncode == 1
+    assert "Protected: refusing to delete a mapping that was removed from the spec" in refused.stdout
+    assert _cli("apply", str(workspace), "--auto-approve").returncode == 1, "apply refuses an errored plan"
+    assert emu.control("GET", "/tenants/fabrikam/mappings")["user_mappings"].get(f"user004@{emu.source['domain']}")
