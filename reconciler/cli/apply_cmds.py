@@ -237,3 +237,25 @@ def status(workspace: str, watch: bool, interval: float, output: str) -> None:
         if not watch or current.done:
             return
         time.sleep(interval)
+
+
+@click.command("import")
+@click.argument("addresses", nargs=-1, required=True)
+@_WS
+@click.option("--lock-timeout", default=0.0, show_default=True, type=click.FloatRange(min=0))
+def import_(addresses: tuple[str, ...], workspace: str, lock_timeout: float) -> None:
+    """Adopt objects that already exist: record them in state without changing them."""
+    from reconciler.importing import run_import
+
+    ws = _load_ok(workspace)
+    try:
+        result = asyncio.run(run_import(ws, list(addresses), lock_timeout, Meter()))
+    except (StateError, CredentialError, GraphError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for address in result.imported:
+        click.echo(f"{address}: imported")
+    for problem in result.problems:
+        click.echo(f"Error: {problem}", err=True)
+    click.echo(f"Import complete! {len(result.imported)} imported, {len(result.problems)} not imported.")
+    if result.problems:
+        sys.exit(1)

@@ -196,3 +196,35 @@ def test_protect_is_recorded_and_survives_removal_from_the_spec(workspace: Path,
     assert "Protected: refusing to delete a mapping that was removed from the spec" in refused.stdout
     assert _cli("apply", str(workspace), "--auto-approve").returncode == 1, "apply refuses an errored plan"
     assert emu.control("GET", "/tenants/fabrikam/mappings")["user_mappings"].get(f"user004@{emu.source['domain']}")
+
+
+def test_import_records_existing_objects_without_changing_them(workspace: Path, emu: Emulator) -> None:
+    src, dst = emu.source["domain"], emu.target["domain"]
+    emu.map_user(f"user001@{src}", f"someone.else@{dst}")  # uploaded by PowerShell, differs from the spec
+    task = emu.graph(
+        "POST", "/solutions/sharePoint/migrations/crossOrganizationMigrationTasks", json=emu.user_task(1)
+    ).json()
+    emu.control("DELETE", "/counters")
+    mapping_addr, task_addr = f'user_mapping["user001@{src}"]', f'user_migration["user001@{src}"]'
+    out = _cli(
+        "import",
+        mapping_addr,
+        task_addr,
+        'user_mapping["nobody@contoso.onmicrosoft.com"]',
+        f'user_mapping["user002@{src}"]',
+        "-w",
+        str(workspace),
+    )
+    assert out.returncode == 1
+    assert "Import complete! 2 imported, 2 not imported." in out.stdout
+    assert "not in the spec" in out.stderr
+    assert "does not exist in the tenant" in out.stderr
+    counters = emu.control("GET", "/counters")
+    assert not any(name.endswith(("deltaPatch", "create", "cancel")) for name in counters), "nothing was written"
+    state = json.loads((workspace / ".reconciler" / "state.json").read_text())["resources"]
+    assert state[task_addr]["task_id"] == task["id"]
+    assert state[mapping_addr]["last_applied"]["target_upn"] == f"someone.else@{dst}"
+    doc = json.loads(_cli("plan", str(workspace), "--format", "json").stdout)
+    actions = {c["address"]: c["domain_action"] for c in doc["resource_changes"]}
+    assert actions[task_addr] == "wait", "an imported task is managed, not adopted again or started"
+    assert actions[mapping_addr] == "update", "the imported mapping's difference from the spec is an update"
