@@ -259,3 +259,36 @@ def import_(addresses: tuple[str, ...], workspace: str, lock_timeout: float) -> 
     click.echo(f"Import complete! {len(result.imported)} imported, {len(result.problems)} not imported.")
     if result.problems:
         sys.exit(1)
+
+
+@click.command()
+@click.argument("workspace", default=".", type=click.Path(file_okay=False, path_type=str))
+@click.option(
+    "--keys",
+    "keys_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV of keys, one per row (UPNs, group ids, site URLs, mail nicknames); default: the workspace's.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write exported.yaml and exported-identity-map.csv (default: the workspace).",
+)
+@click.option("--force", is_flag=True, help="Overwrite earlier export files.")
+def export(workspace: str, keys_file: Path | None, out_dir: Path | None, force: bool) -> None:
+    """Write spec files from the live mappings and tasks of the given keys, for adoption."""
+    from reconciler.exporting import read_keys, run_export, workspace_keys
+
+    ws = _load_ok(workspace)
+    keys = read_keys(keys_file) if keys_file else workspace_keys(ws, _read(LocalBackend(ws.state_path)))
+    try:
+        result = asyncio.run(run_export(ws, keys, out_dir or ws.root, force=force, meter=Meter()))
+    except (FileExistsError, CredentialError, GraphError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in result.files:
+        click.echo(f"wrote {path}")
+    click.echo(
+        f"Export complete! {result.mappings} mappings, {result.migrations} migrations; "
+        f"{result.absent} keys had nothing to export."
+    )

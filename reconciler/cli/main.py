@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from reconciler import __version__
-from reconciler.cli.apply_cmds import apply, import_, state, status
+from reconciler.cli.apply_cmds import apply, export, import_, state, status
 from reconciler.cli.emulator import emulator
 from reconciler.cli.plan_cmds import plan, show
 from reconciler.cli.workspace_cmds import fmt, init, validate
@@ -27,3 +27,4 @@ main.add_command(apply)
 main.add_command(state)
 main.add_command(status)
 main.add_command(import_)
+main.add_command(export)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -228,3 +229,65 @@ def test_import_records_existing_objects_without_changing_them(workspace: Path, 
     actions = {c["address"]: c["domain_action"] for c in doc["resource_changes"]}
     assert actions[task_addr] == "wait", "an imported task is managed, not adopted again or started"
     assert actions[mapping_addr] == "update", "the imported mapping's difference from the spec is an update"
+
+
+def test_export_then_adopt_plans_no_changes(emu: Emulator, tmp_path: Path) -> None:
+    from reconciler.emulator.world import stable_id
+
+    src = emu.source["domain"]
+    gid, tgid = stable_id("group", "contoso", "group01"), stable_id("group", "fabrikam", "group01")
+    emu.map_user(f"user001@{src}")
+    emu.map_user(f"user002@{src}")
+    write = {
+        "@context": "#$delta",
+        "value": [
+            {
+                "sourceOrganizationId": emu.source["tenant_id"],
+                "sourceGroupIdentity": {"id": gid},
+                "targetGroupIdentity": {"id": tgid},
+                "groupType": "m365Group",
+                "targetGroupMigrationData": {"mailNickname": "group01"},
+            }
+        ],
+    }
+    assert (
+        emu.graph(
+            "PATCH", "/solutions/sharePoint/migrations/crossOrganizationGroupMappings", "target", json=write
+        ).status_code
+        == 200
+    )
+    base = "/solutions/sharePoint/migrations/crossOrganizationMigrationTasks"
+    assert emu.graph("POST", base, json=emu.user_task(1)).status_code == 200
+    site = {
+        "parameters": {
+            "@odata.type": "#microsoft.graph.sharePointSiteMigrationTaskParameters",
+            "targetOrganizationId": emu.target["tenant_id"],
+            "sourceSiteUrl": "https://contoso.sharepoint.com/sites/site01",
+            "targetSiteUrl": "https://fabrikam.sharepoint.com/sites/site01",
+        }
+    }
+    assert emu.graph("POST", base, json=site).status_code == 200
+    ws = tmp_path / "adopted"
+    ws.mkdir()
+    shutil.copy(QUICKSTART / "reconciler.yaml", ws / "reconciler.yaml")
+    (ws / ".reconciler").mkdir()
+    (ws / ".reconciler" / "emulator.json").write_text(json.dumps(emu.conn))
+    keys = tmp_path / "keys.csv"
+    keys.write_text(
+        f"user001@{src}\nuser002@{src}\nuser003@{src}\n{gid}\nhttps://contoso.sharepoint.com/sites/site01\n"
+    )
+    out = _cli("export", str(ws), "--keys", str(keys))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Export complete! 3 mappings, 2 migrations; 1 keys had nothing to export." in out.stdout
+    assert _cli("validate", str(ws)).returncode == 0
+    assert _cli("export", str(ws), "--keys", str(keys)).returncode == 1, "never overwrites without --force"
+    first = json.loads(_cli("plan", str(ws), "--format", "json").stdout)
+    assert {c["domain_action"] for c in first["resource_changes"]} == {"adopt"}, [
+        (c["address"], c["reason"], c["before"], c["after"])
+        for c in first["resource_changes"]
+        if c["domain_action"] != "adopt"
+    ]
+    assert _cli("apply", str(ws), "--auto-approve").returncode == 0
+    final = _cli("plan", str(ws), "--detailed-exitcode")
+    assert final.returncode == 0, final.stdout
+    assert "No changes." in final.stdout

@@ -1,0 +1,165 @@
+"""``reconciler export``: write spec files from what the tenants hold, so existing estates can be adopted.
+
+Keys come from a CSV (one per row: source UPNs, source group object ids, source site URLs, source
+group mail nicknames — recognised by their shape) or from the workspace's own spec and state. Mappings
+go to a SharePoint cmdlet identity-map CSV, tasks to a YAML spec file that names it; after `import`
+or `apply` (which adopts), `plan` shows no changes for them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler.atomic import atomic_write_text
+from reconciler.graph.client import GraphClient, TaskKind
+from reconciler.graph.config import GraphSettings
+from reconciler.graph.refresh import RefreshRequest
+from reconciler.observed import Observed
+from reconciler.planning import Meter, NoMeter, refresh_with_meter
+from reconciler.state.model import State
+from reconciler.workspace.canonical_yaml import format_spec
+from reconciler.workspace.connection import resolve_connection
+from reconciler.workspace.loader import Workspace
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+IDENTITY_MAP = "exported-identity-map.csv"
+SPEC = "exported.yaml"
+
+
+@dataclass
+class ExportKeys:
+    upns: list[str] = field(default_factory=list)
+    group_ids: list[str] = field(default_factory=list)
+    site_urls: list[str] = field(default_factory=list)
+    nicknames: list[str] = field(default_factory=list)
+
+    def add(self, raw: str) -> None:
+        key = raw.strip()
+        if not key or key.startswith("#"):
+            return
+        if key.lower().startswith("https://"):
+            self.site_urls.append(key.rstrip("/").lower())
+        elif "@" in key:
+            self.upns.append(key.lower())
+        elif _GUID.match(key):
+            self.group_ids.append(key.lower())
+        else:
+            self.nicknames.append(key.lower())
+
+    def __len__(self) -> int:
+        return len(self.upns) + len(self.group_ids) + len(self.site_urls) + len(self.nicknames)
+
+
+def read_keys(path: Path) -> ExportKeys:
+    keys = ExportKeys()
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        for row in csv.reader(handle):
+            if row:
+                keys.add(row[0])
+    return keys
+
+
+def workspace_keys(ws: Workspace, state: State) -> ExportKeys:
+    keys = ExportKeys()
+    d = ws.desired
+    for key in sorted(set(d.user_mappings) | set(d.user_migrations)):
+        keys.upns.append(key)
+    keys.group_ids.extend(sorted(d.group_mappings))
+    keys.site_urls.extend(sorted(d.site_migrations))
+    keys.nicknames.extend(sorted(d.group_migrations))
+    for resource in state.resources.values():
+        keys.add(resource.key)
+    for attr in ("upns", "group_ids", "site_urls", "nicknames"):
+        setattr(keys, attr, sorted(set(getattr(keys, attr))))
+    return keys
+
+
+@dataclass
+class ExportResult:
+    files: list[Path]
+    mappings: int
+    migrations: int
+    absent: int  # keys with nothing to export
+
+
+def _request(keys: ExportKeys) -> RefreshRequest:
+    tasks: list[tuple[TaskKind, str, str | None]] = [("user", k, None) for k in keys.upns]
+    tasks += [("site", k, None) for k in keys.site_urls]
+    tasks += [("group", k, None) for k in keys.nicknames]
+    return RefreshRequest(user_mappings=list(keys.upns), group_mappings=list(keys.group_ids), tasks=tasks)
+
+
+def render(observed: Observed, source_tenant_id: str) -> tuple[str, str]:
+    """(identity-map CSV, YAML spec) for what was observed."""
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    for key, m in sorted(observed.user_mappings.items()):
+        writer.writerow(
+            [
+                "User",
+                m.source_organization_id or source_tenant_id,
+                key,
+                m.target_upn or "",
+                m.target_email or "",
+                m.user_type or "regularUser",
+            ]
+        )
+    for key, g in sorted(observed.group_mappings.items()):
+        writer.writerow(
+            [
+                "Group",
+                g.source_organization_id or source_tenant_id,
+                key,
+                g.target_group_id or "",
+                g.target_mail_nickname or "",
+                g.group_type or "m365Group",
+            ]
+        )
+    lines = [
+        "# Exported by `reconciler export`: adopt with `reconciler import` or `reconciler apply`.",
+        "csv_files:",
+        f"  - {{path: {IDENTITY_MAP}, format: identity_map}}",
+    ]
+    sections = {
+        "user": ("user_migrations", "source_upn", "target_upn"),
+        "site": ("site_migrations", "source_url", "target_url"),
+        "group": ("group_migrations", "source_mail_nickname", "target_mail_nickname"),
+    }
+    for kind, (section, source_field, target_field) in sections.items():
+        tasks = sorted((t for (k, _), t in observed.tasks.items() if k == kind), key=lambda t: t.key)
+        if not tasks:
+            continue
+        lines.append(f"{section}:")
+        for t in tasks:
+            lines.append(f"  - {source_field}: {t.key}")
+            if t.target:
+                lines.append(f"    {target_field}: {t.target}")
+            if t.preferred_start:
+                lines.append(f"    preferred_start: {t.preferred_start.isoformat().replace('+00:00', 'Z')}")
+            if t.latest_start:
+                lines.append(f"    latest_start: {t.latest_start.isoformat().replace('+00:00', 'Z')}")
+    return rows.getvalue(), format_spec("\n".join(lines) + "\n")
+
+
+async def run_export(
+    ws: Workspace, keys: ExportKeys, out_dir: Path, *, force: bool = False, meter: Meter | None = None
+) -> ExportResult:
+    targets = [out_dir / IDENTITY_MAP, out_dir / SPEC]
+    existing = [p for p in targets if p.exists()]
+    if existing and not force:
+        raise FileExistsError(f"{existing[0]} exists; pass --force to overwrite it")
+    connection = resolve_connection(ws)
+    async with GraphClient(connection.source, connection.target, GraphSettings()) as graph:
+        observed = await refresh_with_meter(graph, _request(keys), meter or NoMeter())
+    identity_map, spec = render(observed, connection.source.tenant_id)
+    for path, text in zip(targets, (identity_map, spec), strict=True):
+        atomic_write_text(path, text)
+    mappings = len(observed.user_mappings) + len(observed.group_mappings)
+    migrations = len(observed.tasks)
+    found = set(observed.user_mappings) | set(observed.group_mappings) | {k for _, k in observed.tasks}
+    all_keys = set(keys.upns) | set(keys.group_ids) | set(keys.site_urls) | set(keys.nicknames)
+    return ExportResult(targets, mappings, migrations, len(all_keys - found))
