@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -214,26 +214,15 @@ def plan(
         every = set(wanted) | set(managed_by_kind[kind])
         return sorted(k for k in every if select(address(kind, k)))
 
-    for key in keys(USER_MAPPING, desired.user_mappings):
-        _mapping(
-            b,
-            USER_MAPPING,
-            key,
-            desired.user_mappings.get(key),
-            observed.user_mappings.get(key),
-            managed_by_kind[USER_MAPPING].get(key),
-            observed,
-        )
-    for key in keys(GROUP_MAPPING, desired.group_mappings):
-        _mapping(
-            b,
-            GROUP_MAPPING,
-            key,
-            desired.group_mappings.get(key),
-            observed.group_mappings.get(key),
-            managed_by_kind[GROUP_MAPPING].get(key),
-            observed,
-        )
+    mapping_kinds: tuple[tuple[str, Mapping[str, Any], Mapping[str, Any]], ...] = (
+        (USER_MAPPING, desired.user_mappings, observed.user_mappings),
+        (GROUP_MAPPING, desired.group_mappings, observed.group_mappings),
+    )
+    for kind, wanted_mappings, seen_mappings in mapping_kinds:
+        for key in keys(kind, wanted_mappings):
+            _mapping(
+                b, kind, key, wanted_mappings.get(key), seen_mappings.get(key), managed_by_kind[kind].get(key), observed
+            )
     migrations: dict[str, dict[str, Migration]] = {
         USER_MIGRATION: dict(desired.user_migrations),
         SITE_MIGRATION: dict(desired.site_migrations),
