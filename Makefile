@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test check lint types pytest bench bench-graph bench-spec schemas clean
+.PHONY: install azurite demo test check lint types pytest bench bench-graph bench-spec schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +14,21 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Azurite (Microsoft's Azure Storage emulator, from npm) for the Azure Blob state backend's tests.
+AZURITE_STAMP := tools/azurite/node_modules/.installed-stamp
+
+$(AZURITE_STAMP): tools/azurite/package.json tools/azurite/package-lock.json
+	cd tools/azurite && npm ci --no-audit --no-fund --loglevel=error
+	touch $(AZURITE_STAMP)
+
+azurite: $(AZURITE_STAMP)
+
 demo: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh
 
 test: check
 
-check: install
+check: install azurite
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/check.sh
 
 lint: install
@@ -29,7 +38,7 @@ lint: install
 types: install
 	$(VENV)/bin/mypy
 
-pytest: install
+pytest: install azurite
 	$(VENV)/bin/pytest
 
 bench: install
@@ -45,4 +54,4 @@ schemas: install
 	$(PY) -m reconciler.workspace.schema
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) tools/azurite/node_modules .mypy_cache .ruff_cache .pytest_cache build *.egg-info

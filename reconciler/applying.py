@@ -17,7 +17,7 @@ from reconciler.plan import planfile
 from reconciler.plan.model import Action, Plan
 from reconciler.plan.planner import Selection, plan
 from reconciler.planning import Meter, NoMeter, context, refresh_request, refresh_with_meter
-from reconciler.state.backend import LocalBackend
+from reconciler.state.select import open_backend
 from reconciler.workspace.connection import resolve_connection
 from reconciler.workspace.loader import Workspace
 
@@ -77,7 +77,7 @@ async def run_apply(
     meter: Meter | None = None,
 ) -> ApplyOutcome:
     meter = meter or NoMeter()
-    backend = LocalBackend(ws.state_path)
+    backend = open_backend(ws)
     lock = backend.lock("apply", options.lock_timeout)
     try:
         state = backend.read()
@@ -141,7 +141,7 @@ async def run_apply(
                 meter.finish()
             return ApplyOutcome(result, report, notes)
     finally:
-        backend.unlock(lock.id)
+        backend.release(lock)
 
 
 def event_line(event: dict[str, Any]) -> str | None:

@@ -13,8 +13,8 @@ from reconciler.graph.client import GraphClient
 from reconciler.graph.config import GraphSettings
 from reconciler.plan.planner import TASK_KINDS, Selection, observed_group_values, observed_user_values
 from reconciler.planning import Meter, NoMeter, refresh_request, refresh_with_meter
-from reconciler.state.backend import LocalBackend
 from reconciler.state.model import ResourceState
+from reconciler.state.select import open_backend
 from reconciler.workspace.connection import resolve_connection
 from reconciler.workspace.loader import Workspace
 
@@ -38,7 +38,7 @@ async def run_import(
             wanted.append(address)
     if not wanted:
         return result
-    backend = LocalBackend(ws.state_path)
+    backend = open_backend(ws)
     lock = backend.lock("import", lock_timeout)
     try:
         state = backend.read()
@@ -74,5 +74,5 @@ async def run_import(
             state.serial += 1
             backend.write(state)
     finally:
-        backend.unlock(lock.id)
+        backend.release(lock)
     return result

@@ -216,3 +216,12 @@ def _no_requests_ca_override(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One Azurite blob service for the session (in memory, loopback); tests make their own containers."""
+    from tests.azurite import running_azurite
+
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as service:
+        yield service

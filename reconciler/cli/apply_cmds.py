@@ -1,4 +1,4 @@
-"""``reconciler apply`` and ``reconciler state …``: thin commands over ``reconciler.applying``."""
+"""``reconciler apply``, ``status``, ``import`` and ``export``: thin commands over the modules that do the work."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import click
 from reconciler.applying import ApplyOptions, ApplyRefused, event_line, run_apply
 from reconciler.cli.plan_cmds import render
 from reconciler.cli.progress import Meter
+from reconciler.cli.state_cmds import WORKSPACE_OPTION, read_state
 from reconciler.graph.errors import GraphError
 from reconciler.plan import planfile
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import Selection
-from reconciler.state.backend import LocalBackend
 from reconciler.state.model import StateError
 from reconciler.workspace.connection import CredentialError
 from reconciler.workspace.loader import load_workspace
@@ -130,81 +130,6 @@ def apply(
         sys.exit(1)
 
 
-@click.group()
-def state() -> None:
-    """Inspect and repair the state: what this workspace manages."""
-
-
-_WS = click.option("--workspace", "-w", default=".", type=click.Path(file_okay=False, path_type=str))
-
-
-@state.command("list")
-@_WS
-def state_list(workspace: str) -> None:
-    """Every managed address."""
-    backend = LocalBackend(load_workspace(workspace).state_path)
-    for address in sorted(_read(backend).resources):
-        click.echo(address)
-
-
-@state.command("show")
-@click.argument("address")
-@_WS
-def state_show(address: str, workspace: str) -> None:
-    """One managed address, as JSON."""
-    resource = _read(LocalBackend(load_workspace(workspace).state_path)).resources.get(address)
-    if resource is None:
-        raise click.ClickException(f"{address} is not in the state")
-    click.echo(json.dumps({"address": address, **resource.to_json()}, indent=2))
-
-
-@state.command("rm")
-@click.argument("addresses", nargs=-1, required=True)
-@_WS
-def state_rm(addresses: tuple[str, ...], workspace: str) -> None:
-    """Stop managing addresses (no API call): forget them."""
-    backend = LocalBackend(load_workspace(workspace).state_path)
-    lock = _lock(backend, "state rm")
-    try:
-        current = _read(backend)
-        missing = [a for a in addresses if a not in current.resources]
-        if missing:
-            raise click.ClickException(f"not in the state: {', '.join(missing)}")
-        for address in addresses:
-            del current.resources[address]
-        current.serial += 1
-        backend.write(current)
-    finally:
-        backend.unlock(lock.id)
-    click.echo(f"Removed {len(addresses)} address(es) from the state.")
-
-
-@state.command("unlock")
-@click.argument("lock_id")
-@_WS
-def state_unlock(lock_id: str, workspace: str) -> None:
-    """Break a lock left by a run that is gone."""
-    try:
-        LocalBackend(load_workspace(workspace).state_path).unlock(lock_id)
-    except StateError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"Lock {lock_id} released.")
-
-
-def _read(backend: LocalBackend) -> Any:
-    try:
-        return backend.read()
-    except StateError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _lock(backend: LocalBackend, operation: str) -> Any:
-    try:
-        return backend.lock(operation)
-    except StateError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
 @click.command()
 @click.argument("workspace", default=".", type=click.Path(file_okay=False, path_type=str))
 @click.option("--watch", is_flag=True, help="Refresh in place until every migration has finished.")
@@ -223,7 +148,7 @@ def status(workspace: str, watch: bool, interval: float, output: str) -> None:
     from reconciler.status import read_status
 
     ws = _load_ok(workspace)
-    state_now = _read(LocalBackend(ws.state_path))
+    state_now = read_state(ws)
     tty = sys.stdout.isatty()
     while True:
         try:
@@ -241,7 +166,7 @@ def status(workspace: str, watch: bool, interval: float, output: str) -> None:
 
 @click.command("import")
 @click.argument("addresses", nargs=-1, required=True)
-@_WS
+@WORKSPACE_OPTION
 @click.option("--lock-timeout", default=0.0, show_default=True, type=click.FloatRange(min=0))
 def import_(addresses: tuple[str, ...], workspace: str, lock_timeout: float) -> None:
     """Adopt objects that already exist: record them in state without changing them."""
@@ -281,7 +206,7 @@ def export(workspace: str, keys_file: Path | None, out_dir: Path | None, force: 
     from reconciler.exporting import read_keys, run_export, workspace_keys
 
     ws = _load_ok(workspace)
-    keys = read_keys(keys_file) if keys_file else workspace_keys(ws, _read(LocalBackend(ws.state_path)))
+    keys = read_keys(keys_file) if keys_file else workspace_keys(ws, read_state(ws))
     try:
         result = asyncio.run(run_export(ws, keys, out_dir or ws.root, force=force, meter=Meter()))
     except (FileExistsError, CredentialError, GraphError) as exc:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from reconciler import __version__
-from reconciler.cli.apply_cmds import apply, export, import_, state, status
+from reconciler.cli.apply_cmds import apply, export, import_, status
 from reconciler.cli.emulator import emulator
 from reconciler.cli.plan_cmds import plan, show
+from reconciler.cli.state_cmds import state
 from reconciler.cli.workspace_cmds import fmt, init, validate
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.progress import Meter
+from reconciler.cli.state_cmds import read_state
 from reconciler.graph.errors import GraphError
 from reconciler.plan import planfile
 from reconciler.plan.model import Plan
@@ -21,7 +22,6 @@ from reconciler.plan.planner import Selection
 from reconciler.plan.render_markdown import render_markdown
 from reconciler.plan.render_text import render_text
 from reconciler.planning import PlanOptions, run_plan
-from reconciler.state.model import State, StateError
 from reconciler.workspace.connection import CredentialError
 from reconciler.workspace.loader import load_workspace
 
@@ -88,10 +88,7 @@ def plan(
         for diagnostic in ws.diagnostics.sorted():
             click.echo(diagnostic.render(), err=True)
         raise click.ClickException("the workspace has errors; nothing was planned")
-    try:
-        state = State.read(ws.state_path)
-    except StateError as exc:
-        raise click.ClickException(str(exc)) from exc
+    state = read_state(ws)
     options = PlanOptions(refresh=refresh, selection=Selection(targets, excludes), parallelism=parallelism)
     try:
         result, ctx = asyncio.run(run_plan(ws, state, options, Meter(enabled=output == "text")))

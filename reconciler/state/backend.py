@@ -1,16 +1,24 @@
-"""State backends behind one interface: read, write (atomic), lock and unlock.
+"""State backends behind one interface: read, write (conditional), lock, release, unlock.
+
+Every backend keeps the same contract (tests/state/test_backend_contract.py runs it on each):
+``read`` remembers the version it saw; ``write`` needs the lock and succeeds only if the stored state
+is still that version and the lock is still this run's (``StateConflict`` otherwise: a run that lost
+its lock, or read an older state, can never overwrite newer state); ``lock`` fails at once naming the
+holder, or waits up to a timeout; ``release`` frees this run's own lock (quietly, if it was already
+broken); ``unlock ID`` breaks anyone's lock, for `reconciler state unlock`.
 
 ``LocalBackend`` keeps the state in a file (default ``.reconciler/state.json``, mode 0600) and the
-lock beside it (``state.json.lock``: id, operation, who, pid, host, when). A second run fails at once
-naming the holder, or waits up to the lock timeout. A lock left by a process that died on this
-machine is broken automatically (a crash must never need manual repair to rerun); a live or remote
-holder is broken only by ``reconciler state unlock ID``.
+lock beside it (``state.json.lock``: id, operation, who, pid, host, when); the version is a digest of
+the file. A lock left by a process that died on this machine is broken automatically (a crash must
+never need manual repair to rerun); a live or remote holder is broken only by ``state unlock ID``.
+The Azure Blob backend is in ``reconciler.state.azure_blob``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import getpass
+import hashlib
 import json
 import os
 import socket
@@ -27,6 +35,10 @@ from reconciler.state.model import State, StateError
 
 class StateLocked(StateError):
     """Another run holds the lock; the message names it and says how to proceed."""
+
+
+class StateConflict(StateError):
+    """A write was refused: the state changed since it was read, or this run no longer holds the lock."""
 
 
 @dataclass(frozen=True)
@@ -64,11 +76,52 @@ class LockInfo:
 
 
 class StateBackend(Protocol):
+    """Where a workspace's state lives; one instance per run (it remembers the version it read and its lock)."""
+
+    @property
+    def location(self) -> str:
+        """Where the state is, for messages: a path, or azure_blob://account/container/blob."""
+        ...
+
     def read(self) -> State: ...
     def write(self, state: State) -> None: ...
     def lock(self, operation: str, timeout: float = 0.0) -> LockInfo: ...
+    def release(self, lock: LockInfo) -> None: ...
     def unlock(self, lock_id: str) -> None: ...
     def holder(self) -> LockInfo | None: ...
+
+
+def new_lock_info(operation: str) -> LockInfo:
+    return LockInfo(
+        str(uuid.uuid4()),
+        operation,
+        _who(),
+        os.getpid(),
+        socket.gethostname(),
+        datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    )
+
+
+def serialize(state: State) -> bytes:
+    """The stored form of a state (the same bytes on every backend); assigns the lineage on first write."""
+    if not state.lineage:
+        state.lineage = str(uuid.uuid4())
+    return (json.dumps(state.to_json(), indent=1) + "\n").encode("utf-8")
+
+
+def locked_message(location: str, held: LockInfo | None) -> str:
+    who = held.describe() if held else "another run"
+    return (
+        f"the state {location} is locked by {who}. Wait for it (--lock-timeout), or if that run is gone, "
+        f"run `reconciler state unlock {held.id if held else 'ID'}`"
+    )
+
+
+def changed_message(location: str) -> str:
+    return (
+        f"the state {location} changed since this run read it (another run wrote it, or the lock was "
+        "broken and taken); nothing was overwritten. Plan again"
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -85,14 +138,39 @@ class LocalBackend:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock_path = path.with_name(path.name + ".lock")
+        self._version: str | None = None  # digest of the file as last read or written; None: absent
+        self._held: LockInfo | None = None
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
 
     def read(self) -> State:
-        return State.read(self.path)
+        state = State.read(self.path)
+        self._version = self._current_version()
+        return state
+
+    def _current_version(self) -> str | None:
+        try:
+            return hashlib.sha256(self.path.read_bytes()).hexdigest()
+        except FileNotFoundError:
+            return None
 
     def write(self, state: State) -> None:
-        if not state.lineage:
-            state.lineage = str(uuid.uuid4())
-        atomic_write_text(self.path, json.dumps(state.to_json(), indent=1) + "\n", mode=0o600)
+        if self._held is None:
+            raise StateError(f"the state {self.path} is written only under its lock (a bug: lock before writing)")
+        held = self.holder()
+        if held is None or held.id != self._held.id:
+            raise StateConflict(
+                f"this run's lock on {self.path} was broken"
+                + (f" and is now held by {held.describe()}" if held else "")
+                + "; nothing was written. Plan again"
+            )
+        if self._current_version() != self._version:
+            raise StateConflict(changed_message(str(self.path)))
+        data = serialize(state)
+        atomic_write_text(self.path, data.decode("utf-8"), mode=0o600)
+        self._version = hashlib.sha256(data).hexdigest()
 
     def holder(self) -> LockInfo | None:
         try:
@@ -103,14 +181,7 @@ class LocalBackend:
             return LockInfo("unknown", "unknown", "unknown", 0, "unknown", "unknown")
 
     def lock(self, operation: str, timeout: float = 0.0) -> LockInfo:
-        info = LockInfo(
-            str(uuid.uuid4()),
-            operation,
-            _who(),
-            os.getpid(),
-            socket.gethostname(),
-            datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        )
+        info = new_lock_info(operation)
         deadline = time.monotonic() + timeout
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
@@ -124,16 +195,20 @@ class LocalBackend:
                         self.lock_path.unlink()
                     continue
                 if time.monotonic() >= deadline:
-                    who = held.describe() if held else "another run"
-                    raise StateLocked(
-                        f"the state {self.path} is locked by {who}. Wait for it (--lock-timeout), or if that run "
-                        f"is gone, run `reconciler state unlock {held.id if held else 'ID'}`"
-                    ) from None
+                    raise StateLocked(locked_message(str(self.path), held)) from None
                 time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
                 continue
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(info.to_json(), handle)
+            self._held = info
             return info
+
+    def release(self, lock: LockInfo) -> None:
+        self._held = None
+        held = self.holder()
+        if held is not None and held.id == lock.id:
+            with contextlib.suppress(FileNotFoundError):
+                self.lock_path.unlink()
 
     def unlock(self, lock_id: str) -> None:
         held = self.holder()
@@ -142,9 +217,22 @@ class LocalBackend:
         if held.id != lock_id:
             raise StateError(f"the lock on {self.path} has id {held.id}, not {lock_id}")
         self.lock_path.unlink()
+        if self._held is not None and self._held.id == lock_id:
+            self._held = None
 
 
 def _who() -> str:
+    """A person, or the CI run: `state unlock` users need to know which pipeline to look at."""
+    env = os.environ
+    if env.get("GITHUB_ACTIONS") == "true":
+        server, repository = env.get("GITHUB_SERVER_URL", ""), env.get("GITHUB_REPOSITORY", "")
+        run = f"{server}/{repository}/actions/runs/{env.get('GITHUB_RUN_ID', '')}"
+        return f"{env.get('GITHUB_ACTOR', 'github')} via GitHub Actions {run}"
+    if env.get("TF_BUILD") == "True":  # Azure Pipelines sets TF_BUILD on every agent
+        return (
+            f"{env.get('BUILD_REQUESTEDFOR', 'azure-pipelines')} via Azure Pipelines "
+            f"{env.get('BUILD_DEFINITIONNAME', '')} build {env.get('BUILD_BUILDID', '')}"
+        )
     try:
         return f"{getpass.getuser()}@{socket.gethostname()}"
     except (KeyError, OSError):

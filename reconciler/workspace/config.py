@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reconciler.spec.fields import (
     DataLocation,
@@ -131,14 +131,62 @@ class EmulatorConfig(ConfigModel):
 
 
 class LocalStateConfig(ConfigModel):
-    """State in a local JSON file (mode 0600)."""
+    """State in a local JSON file (mode 0600), locked by a lock file beside it. For one person or one runner."""
 
     backend: Literal["local"] = "local"
     path: NonEmptyText = DEFAULT_STATE_PATH
 
 
-# One backend so far; a remote one joins as a union discriminated by `backend` (local stays the default).
-StateConfig = LocalStateConfig
+class BlobConnectionStringAuth(ConfigModel):
+    """The storage account's connection string, read at run time from an environment variable."""
+
+    type: Literal["connection_string"]
+    connection_string_env: EnvVarName = "AZURE_STORAGE_CONNECTION_STRING"
+
+
+class BlobSasTokenAuth(ConfigModel):
+    """A SAS token for the container (read, add, create, write), read at run time from an environment variable."""
+
+    type: Literal["sas_token"]
+    sas_token_env: EnvVarName = "AZURE_STORAGE_SAS_TOKEN"
+
+
+class BlobAzureAdAuth(ConfigModel):
+    """Microsoft Entra ID through ``DefaultAzureCredential``: workload identity federation, managed identity,
+    environment variables, or ``az login``. Needs the role Storage Blob Data Contributor on the container."""
+
+    type: Literal["azure_ad"]
+    managed_identity_client_id: Guid | None = Field(
+        None, description="Client id of a user-assigned managed identity to use."
+    )
+
+
+BlobAuth = Annotated[BlobConnectionStringAuth | BlobSasTokenAuth | BlobAzureAdAuth, Field(discriminator="type")]
+
+
+class AzureBlobStateConfig(ConfigModel):
+    """State in one Azure Storage blob, locked by a blob lease; writes are conditional on the blob's ETag.
+    For teams and CI: every run of every pipeline sees the same state and waits for the same lock."""
+
+    backend: Literal["azure_blob"]
+    account_url: EndpointUrl | None = Field(
+        None,
+        description="Blob endpoint, e.g. https://ACCOUNT.blob.core.windows.net; not needed with a connection string.",
+    )
+    container: NonEmptyText = Field(description="An existing container, e.g. reconciler-state.")
+    blob: NonEmptyText = Field("reconciler.state.json", description="The state blob's name; one per workspace.")
+    auth: BlobAuth = Field(default_factory=lambda: BlobAzureAdAuth(type="azure_ad"))
+    lease_seconds: int = Field(
+        60,
+        ge=15,
+        le=60,
+        description="Length of the lock's lease; renewed while a run holds it, so a crashed run's lock lapses "
+        "after at most this long.",
+    )
+
+
+# `backend` may be left out for the local file (what every workspace had before there was a choice).
+StateConfig = Annotated[LocalStateConfig | AzureBlobStateConfig, Field(discriminator="backend")]
 
 
 class DefaultsConfig(ConfigModel):
@@ -165,3 +213,10 @@ class WorkspaceConfig(ConfigModel):
         description="Glob patterns (relative to the workspace) of spec files; reconciler.yaml and hidden "
         "folders are never spec files.",
     )
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _local_by_default(cls, value: object) -> object:
+        if isinstance(value, dict) and "backend" not in value:
+            return {"backend": "local", **value}
+        return value

@@ -21,8 +21,11 @@ from reconciler.spec.resolve import SpecContext, resolve
 from reconciler.spec.yamlsource import Loc, YamlDocument, load_yaml, read_text
 from reconciler.workspace.config import (
     CONFIG_FILE,
+    DEFAULT_STATE_PATH,
     SECRET_HINTS,
+    AzureBlobStateConfig,
     ClientSecretCredential,
+    LocalStateConfig,
     TenantConfig,
     WorkspaceConfig,
 )
@@ -62,7 +65,9 @@ class Workspace:
 
     @property
     def state_path(self) -> Path:
-        path = Path(self.config.state.path) if self.config is not None else Path(".reconciler/state.json")
+        """Where the local backend keeps the state (the default when the config is missing or not local)."""
+        state = self.config.state if self.config is not None else None
+        path = Path(state.path if isinstance(state, LocalStateConfig) else DEFAULT_STATE_PATH)
         return path if path.is_absolute() else self.root / path
 
 
@@ -173,6 +178,7 @@ def _check_config(
                 _at(loc, filename, "graph", name),
                 detail="use https://",
             )
+    _check_state(config, loc, filename, diags)
     if config.emulator is None:
         return None
     path = Path(config.emulator.connection_file)
@@ -263,6 +269,31 @@ def _context(config: WorkspaceConfig | None, source: TenantFacts | None, target:
         protect=d.protect,
         target_data_location=target.data_location,
     )
+
+
+def _check_state(config: WorkspaceConfig, loc: Loc, filename: str, diags: Diagnostics) -> None:
+    state = config.state
+    if not isinstance(state, AzureBlobStateConfig):
+        return
+    if state.account_url is None and state.auth.type != "connection_string":
+        diags.error(
+            "state.account_url is required",
+            _at(loc, filename, "state"),
+            detail="e.g. https://ACCOUNT.blob.core.windows.net (only a connection string carries its own endpoint)",
+        )
+    if state.account_url is not None and state.auth.type == "connection_string":
+        diags.error(
+            "state.account_url: the endpoint comes from the connection string",
+            _at(loc, filename, "state", "account_url"),
+            detail="remove account_url, or use auth type sas_token or azure_ad",
+        )
+    url = urlsplit(state.account_url or "")
+    if url.scheme == "http" and not _is_loopback(url.hostname or ""):
+        diags.error(
+            "state.account_url: http is allowed only for loopback addresses (Azurite)",
+            _at(loc, filename, "state", "account_url"),
+            detail="use https://",
+        )
 
 
 def _at(loc: Loc, filename: str, *path: str) -> SourceRange:

@@ -1,0 +1,364 @@
+"""The Azure Blob Storage state backend: the state is one blob, the lock is a lease on it.
+
+* The lock is a blob lease whose id *is* the lock id, so ``state unlock ID`` can release exactly that
+  lease (a release with the wrong id is refused by the service: no race can break someone else's
+  newer lock). Who holds it, since when and for what is kept in the blob's metadata.
+* The lease is finite (``lease_seconds``, 15-60) and renewed by a background thread while the run
+  holds it: a run that crashes leaves a lock that lapses on its own, like the local backend's dead-pid
+  rule.
+* Every write carries the lease and is conditional on the ETag this run last read or wrote
+  (If-Match). A run whose lease lapsed or was broken, or that read an older state, gets a
+  ``StateConflict`` and newer state is never overwritten. A write whose response was lost and that the
+  SDK retried is recognised by reading the blob back.
+* An absent blob and an empty one are both "no state yet" (locking creates the empty blob: a lease
+  needs a blob).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+from urllib.parse import quote, unquote
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.storage.blob import BlobClient, BlobLeaseClient
+
+from reconciler.state.backend import (
+    LockInfo,
+    StateConflict,
+    StateLocked,
+    changed_message,
+    locked_message,
+    new_lock_info,
+    serialize,
+)
+from reconciler.state.model import State, StateError
+from reconciler.workspace.config import AzureBlobStateConfig
+
+_PREFIX = "reconcilerlock"  # metadata keys: reconcilerlockid, reconcilerlockwho, ...
+_FIELDS = ("id", "operation", "who", "pid", "host", "created")
+_LEASE_LOST = {
+    "LeaseIdMismatchWithBlobOperation",
+    "LeaseNotPresentWithBlobOperation",
+    "LeaseIdMissing",
+    "LeaseLost",
+    "LeaseIdMismatchWithLeaseOperation",
+    "LeaseNotPresentWithLeaseOperation",
+}
+
+
+def client_from_config(config: AzureBlobStateConfig, env: dict[str, str] | None = None) -> BlobClient:
+    """The blob's client, authenticated as ``reconciler.yaml`` says; secrets only from the environment."""
+    env = dict(os.environ) if env is None else env
+    auth = config.auth
+    if auth.type == "connection_string":
+        value = env.get(auth.connection_string_env, "").strip()
+        if not value:
+            raise StateError(
+                f"state.auth: the environment variable {auth.connection_string_env} (the storage account's "
+                "connection string) is not set"
+            )
+        try:
+            return BlobClient.from_connection_string(value, config.container, config.blob)
+        except ValueError as exc:
+            raise StateError(
+                f"state.auth: {auth.connection_string_env} is not a valid storage connection string ({exc})"
+            ) from None
+    assert config.account_url is not None  # the workspace check requires it for these
+    if auth.type == "sas_token":
+        token = env.get(auth.sas_token_env, "").strip().lstrip("?")
+        if not token:
+            raise StateError(f"state.auth: the environment variable {auth.sas_token_env} (a SAS token) is not set")
+        return BlobClient(config.account_url, config.container, config.blob, credential=token)
+    from azure.identity import DefaultAzureCredential  # slow to import; only this mode needs it
+
+    credential = DefaultAzureCredential(managed_identity_client_id=auth.managed_identity_client_id)
+    return BlobClient(config.account_url, config.container, config.blob, credential=credential)
+
+
+class AzureBlobBackend:
+    def __init__(self, blob: BlobClient, lease_seconds: int = 60) -> None:
+        if not 15 <= lease_seconds <= 60:
+            raise ValueError("a blob lease lasts 15 to 60 seconds")
+        self._blob = blob
+        self.lease_seconds = lease_seconds
+        self._version: str | None = None  # ETag as last read or written; None: the blob was absent
+        self._held: LockInfo | None = None
+        self._lease: BlobLeaseClient | None = None
+        self._stop_renewing = threading.Event()
+        self._renewer: threading.Thread | None = None
+        self.renew_error: str | None = None  # why renewal stopped early, if it did
+
+    @property
+    def location(self) -> str:
+        return f"azure_blob://{self._blob.account_name}/{self._blob.container_name}/{self._blob.blob_name}"
+
+    # -- read and write ----------------------------------------------------------------------------
+
+    def read(self) -> State:
+        with self._errors("read"):
+            try:
+                download = self._blob.download_blob()
+            except ResourceNotFoundError as exc:
+                self._container_missing(exc)
+                self._version = None
+                return State()
+            data = download.readall()
+            self._version = download.properties.etag
+        return _parse(data, self.location)
+
+    def write(self, state: State) -> None:
+        if self._held is None or self._lease is None:
+            raise StateError(f"the state {self.location} is written only under its lock (a bug: lock before writing)")
+        data = serialize(state)
+        with self._errors("write"):
+            try:
+                if self._version is None:
+                    result = self._blob.upload_blob(
+                        data, overwrite=False, lease=self._lease, metadata=_metadata(self._held)
+                    )
+                else:
+                    result = self._blob.upload_blob(
+                        data,
+                        overwrite=True,
+                        lease=self._lease,
+                        metadata=_metadata(self._held),
+                        etag=self._version,
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+            except (ResourceModifiedError, ResourceExistsError) as exc:
+                if _code(exc) in _LEASE_LOST:
+                    raise StateConflict(self._lost_message()) from None
+                landed = self._landed(data)
+                if landed is None:
+                    raise StateConflict(changed_message(self.location)) from None
+                self._version = landed
+                return
+            except HttpResponseError as exc:
+                if exc.status_code == 412 and _code(exc) in _LEASE_LOST:
+                    raise StateConflict(self._lost_message()) from None
+                raise
+        self._version = str(result["etag"])
+
+    def _landed(self, data: bytes) -> str | None:
+        """The blob's ETag if it holds exactly ``data`` (our own write, retried after a lost response)."""
+        try:
+            download = self._blob.download_blob()
+            return str(download.properties.etag) if download.readall() == data else None
+        except HttpResponseError:
+            return None
+
+    def _lost_message(self) -> str:
+        held = self.holder()
+        reason = f" ({self.renew_error})" if self.renew_error else ""
+        now = f"; it is now held by {held.describe()}" if held and self._held and held.id != self._held.id else ""
+        return f"this run's lock on {self.location} lapsed or was broken{reason}{now}; nothing was written. Plan again"
+
+    # -- locking -----------------------------------------------------------------------------------
+
+    def holder(self) -> LockInfo | None:
+        with self._errors("read the lock of"):
+            try:
+                props = self._blob.get_blob_properties()
+            except ResourceNotFoundError as exc:
+                self._container_missing(exc)
+                return None
+        if props.lease.state != "leased":
+            return None
+        return _lock_info(props.metadata or {})
+
+    def lock(self, operation: str, timeout: float = 0.0) -> LockInfo:
+        info = new_lock_info(operation)
+        deadline = time.monotonic() + timeout
+        with self._errors("lock"):
+            self._ensure_blob()
+            lease = BlobLeaseClient(self._blob, lease_id=info.id)
+            while True:
+                try:
+                    lease.acquire(lease_duration=self.lease_seconds)
+                    break
+                except ResourceNotFoundError:
+                    self._ensure_blob()  # deleted between the two calls
+                except (ResourceExistsError, HttpResponseError) as exc:
+                    if getattr(exc, "status_code", None) != 409:
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise StateLocked(locked_message(self.location, self.holder())) from None
+                    time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
+            try:
+                props = self._blob.get_blob_properties(lease=lease)
+                result = self._blob.set_blob_metadata(
+                    _metadata(info), lease=lease, etag=props.etag, match_condition=MatchConditions.IfNotModified
+                )
+            except BaseException:
+                with suppress(HttpResponseError):
+                    lease.release()
+                raise
+        # Taking the lock rewrote the metadata, so the ETag moved; the content did not. An absent blob
+        # that locking created empty is the same "no state yet" the caller read.
+        if self._version == props.etag or (self._version is None and props.size == 0):
+            self._version = str(result["etag"])
+        self._held, self._lease = info, lease
+        self.renew_error = None
+        self._stop_renewing = threading.Event()
+        self._renewer = threading.Thread(
+            target=self._renew, args=(lease, self._stop_renewing), name="state-lease-renewal", daemon=True
+        )
+        self._renewer.start()
+        return info
+
+    def _renew(self, lease: BlobLeaseClient, stop: threading.Event) -> None:
+        # A third of the lease: two renewals may fail (a network blip) before the lease can lapse.
+        while not stop.wait(self.lease_seconds / 3):
+            try:
+                lease.renew()
+            except HttpResponseError as exc:
+                if exc.status_code == 409 or _code(exc) in _LEASE_LOST:
+                    self.renew_error = f"the lease could not be renewed: {_code(exc) or exc.status_code}"
+                    return
+            except (ServiceRequestError, ServiceResponseError) as exc:
+                self.renew_error = f"the last lease renewal failed: {exc}"
+
+    def _stop_renewal(self) -> None:
+        self._stop_renewing.set()
+        if self._renewer is not None and self._renewer is not threading.current_thread():
+            self._renewer.join(timeout=5)
+        self._renewer = None
+
+    def abandon(self) -> None:
+        """Stop renewing without releasing: what a crashed run leaves behind (for tests and drills)."""
+        self._stop_renewal()
+
+    def release(self, lock: LockInfo) -> None:
+        self._stop_renewal()
+        lease, held = self._lease, self._held
+        self._lease = self._held = None
+        if lease is None or held is None or held.id != lock.id:
+            return
+        with suppress(HttpResponseError, ServiceRequestError, ServiceResponseError):
+            try:
+                result = self._blob.set_blob_metadata({}, lease=lease)
+                self._version = str(result["etag"]) if self._version is not None else None
+            finally:
+                lease.release()  # lapsed or broken already: nothing to release, and nothing to report
+
+    def unlock(self, lock_id: str) -> None:
+        held = self.holder()
+        if held is None:
+            raise StateError(f"the state {self.location} is not locked")
+        with self._errors("unlock"):
+            try:
+                # The lease id is the lock id: only that exact lease can be released this way.
+                BlobLeaseClient(self._blob, lease_id=lock_id).release()
+            except HttpResponseError as exc:
+                if exc.status_code in (400, 409, 412):
+                    raise StateError(f"the lock on {self.location} has id {held.id}, not {lock_id}") from None
+                raise
+            with suppress(HttpResponseError):  # a new holder may already have taken it: its metadata stays
+                self._blob.set_blob_metadata({})
+        if self._held is not None and self._held.id == lock_id:
+            self._stop_renewal()
+            self._held = self._lease = None
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _ensure_blob(self) -> None:
+        try:
+            self._blob.upload_blob(b"", overwrite=False)
+        except ResourceNotFoundError as exc:
+            self._container_missing(exc)
+            raise
+        except (ResourceExistsError, ResourceModifiedError):
+            pass  # there already: the usual case
+        except HttpResponseError as exc:
+            if exc.status_code not in (409, 412):
+                raise
+
+    def _container_missing(self, exc: HttpResponseError) -> None:
+        if _code(exc) == "ContainerNotFound":
+            raise StateError(
+                f"the container {self._blob.container_name!r} does not exist in the storage account "
+                f"{self._blob.account_name!r}; create it first (az storage container create --name "
+                f"{self._blob.container_name} --account-name {self._blob.account_name} --auth-mode login)"
+            ) from None
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise StateError(
+                f"cannot {doing} the state {self.location}: the storage account did not answer ({exc})"
+            ) from None
+        except HttpResponseError as exc:
+            code = _code(exc)
+            answer = f"HTTP {exc.status_code} {code}: {_first_line(exc)}"
+            if isinstance(exc, ClientAuthenticationError) or code in ("AuthenticationFailed", "AuthorizationFailure"):
+                raise StateError(
+                    f"cannot {doing} the state {self.location}: the storage account refused the credentials "
+                    f"({answer}). Check state.auth: the connection string's key, the SAS token (not expired), or "
+                    "the identity DefaultAzureCredential found"
+                ) from None
+            if exc.status_code == 403:
+                raise StateError(
+                    f"cannot {doing} the state {self.location}: access denied ({answer}). A SAS token needs the "
+                    "read, add, create and write permissions on the container; an Entra identity needs the role "
+                    "Storage Blob Data Contributor on it"
+                ) from None
+            raise StateError(f"cannot {doing} the state {self.location}: {answer}") from None
+
+
+def _parse(data: bytes, location: str) -> State:
+    if not data.strip():
+        return State()
+    try:
+        document = json.loads(data)
+    except ValueError as exc:
+        raise StateError(f"{location}: cannot read the state: {exc}") from None
+    return State.from_json(document, location)
+
+
+def _metadata(info: LockInfo) -> dict[str, str]:
+    values = info.to_json()
+    return {
+        f"{_PREFIX}{name}": quote(str(values[key]), safe="@:.-_ ()")
+        for name, key in zip(_FIELDS, ("ID", "Operation", "Who", "PID", "Host", "Created"), strict=True)
+    }
+
+
+def _lock_info(metadata: dict[str, str]) -> LockInfo:
+    lowered = {k.lower(): unquote(v) for k, v in metadata.items()}
+    if f"{_PREFIX}id" not in lowered:
+        return LockInfo("unknown (a lease taken outside reconciler)", "unknown", "unknown", 0, "unknown", "unknown")
+    values: dict[str, Any] = {
+        key: lowered.get(f"{_PREFIX}{name}", "unknown")
+        for name, key in zip(_FIELDS, ("ID", "Operation", "Who", "PID", "Host", "Created"), strict=True)
+    }
+    try:
+        values["PID"] = int(values["PID"])
+    except ValueError:
+        values["PID"] = 0
+    return LockInfo.from_json(values)
+
+
+def _code(exc: HttpResponseError) -> str:
+    code = getattr(exc, "error_code", None)  # set by the storage SDK on its errors
+    return str(getattr(code, "value", code) or "")
+
+
+def _first_line(exc: HttpResponseError) -> str:
+    return (exc.reason or str(exc).split("\n", 1)[0]).strip()

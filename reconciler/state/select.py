@@ -1,0 +1,22 @@
+"""The state backend a workspace's ``reconciler.yaml`` selects (local file by default, or an Azure blob)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reconciler.state.backend import LocalBackend, StateBackend
+from reconciler.workspace.config import AzureBlobStateConfig
+
+if TYPE_CHECKING:
+    from reconciler.workspace.loader import Workspace
+
+
+def open_backend(ws: Workspace) -> StateBackend:
+    """A fresh backend instance for one run (it remembers the version it read and the lock it holds)."""
+    config = ws.config.state if ws.config is not None else None
+    if isinstance(config, AzureBlobStateConfig):
+        # Imported here: the Azure SDK is slow to import and most runs use the local file.
+        from reconciler.state.azure_blob import AzureBlobBackend, client_from_config
+
+        return AzureBlobBackend(client_from_config(config), config.lease_seconds)
+    return LocalBackend(ws.state_path)
