@@ -1,0 +1,193 @@
+"""Both example pipelines, run as their platforms would run them: every ``reconciler`` command and the comment
+script, taken from the YAML as written, against the emulator and fake comment APIs, job after job.
+
+Pull request (twice: a second push edits the same comment), merge (a fresh checkout applies the artifact of the
+pull request's last plan), drift check (exit 0 once applied; 2 after a spec change or a change made in the
+tenant). A test fails if either file runs a reconciler command this suite did not run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ci_examples.conftest import WORKSPACE, CiRepo, mapping_file
+from tests.ci_examples.fake_apis import FakeAzureDevOps, FakeGitHub
+from tests.ci_examples.pipelines import (
+    ADO_PIPELINE,
+    GITHUB_WORKFLOW,
+    Runner,
+    Step,
+    ado_jobs,
+    ado_substitute,
+    all_lines,
+    github_jobs,
+    github_substitute,
+    load,
+)
+
+MARKER = f"<!-- reconciler-plan:{WORKSPACE} -->"
+PR = 7
+HEAD_SHA = "5f0c6e1d2b3a4f5e6d7c8b9a0f1e2d3c4b5a6978"
+
+
+def _github(ci: CiRepo, tmp_path: Path, api: FakeGitHub) -> tuple[dict[str, list[Step]], Runner, str]:
+    doc = load(GITHUB_WORKFLOW)
+    context = {
+        **{f"secrets.{name}": value for name, value in ci.secrets.items()},
+        "github.token": api.token,
+        "github.repository": api.repo,
+        "github.event.pull_request.number": str(PR),
+        "github.event.pull_request.head.sha": HEAD_SHA,
+    }
+    platform = {
+        "CI": "true",
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_API_URL": api.url,
+        "GITHUB_REPOSITORY": api.repo,
+        "GITHUB_WORKSPACE": str(ci.checkout),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+    runner = Runner(ci.checkout, ci.bin_dir, github_substitute(context), platform)
+    return github_jobs(doc), runner, str(doc["env"]["PLAN_FILE"])
+
+
+def _ado(
+    ci: CiRepo, api: FakeAzureDevOps, org: str, project: str, repo: str
+) -> tuple[dict[str, list[Step]], Runner, str]:
+    doc = load(ADO_PIPELINE)
+    variables = {
+        "System.AccessToken": api.token,
+        "Build.SourcesDirectory": str(ci.checkout),
+        **{name.lower().replace("_", "-"): value for name, value in ci.secrets.items()},
+    }
+    platform = {
+        "TF_BUILD": "True",
+        "SYSTEM_COLLECTIONURI": f"{api.url}/{org}/",
+        "SYSTEM_TEAMPROJECT": project,
+        "BUILD_REPOSITORY_ID": repo,
+        "BUILD_SOURCESDIRECTORY": str(ci.checkout),
+        "BUILD_BUILDNUMBER": "20300306.1",
+        "SYSTEM_PULLREQUEST_PULLREQUESTID": str(PR),
+        "SYSTEM_PULLREQUEST_SOURCECOMMITID": HEAD_SHA,
+    }
+    plan_file = next(v["value"] for v in doc["variables"] if v.get("name") == "PLAN_FILE")
+    return ado_jobs(doc), Runner(ci.checkout, ci.bin_dir, ado_substitute(variables), platform), str(plan_file)
+
+
+def _pipeline_flow(
+    ci: CiRepo,
+    jobs: dict[str, list[Step]],
+    runner: Runner,
+    plan_file: str,
+    names: tuple[str, str, str],
+    comments: Callable[[], list[str]],
+) -> None:
+    """PR (two pushes), merge, drift: the order a team's pipeline runs them in."""
+    pr_job, apply_job, drift_job = names
+
+    ci.fresh_checkout()
+    runner.run_job(jobs[pr_job])
+    assert (ci.checkout / plan_file).is_file()
+    [first] = comments()
+    assert first.startswith(MARKER + "\n")
+    assert "Plan: 13 to create" in first
+    assert HEAD_SHA in first
+    assert "user011@contoso.onmicrosoft.com" not in first
+
+    ci.commit("more-users.yaml", mapping_file(11))  # the second push of the pull request
+    ci.fresh_checkout()
+    runner.run_job(jobs[pr_job])
+    [second] = comments()  # the same comment, edited: not a second one
+    assert "Plan: 14 to create" in second
+    assert "user011@contoso.onmicrosoft.com" in second
+    artifact = ci.upload(plan_file)
+
+    assert ci.target_upn(1) is None
+    assert ci.target_upn(11) is None
+    ci.fresh_checkout()  # the merge: main now has the pull request's files
+    ci.download(artifact, plan_file)
+    [applied] = runner.run_job(jobs[apply_job])
+    assert "Apply complete! 14 created" in applied.stdout, applied.stdout
+    assert ci.target_upn(11) == "user011@fabrikam.onmicrosoft.com"
+    # Re-running the merge job does not apply the plan a second time: it is stale now.
+    [again] = runner.run_job(jobs[apply_job], expect=1)
+    assert "stale" in again.stderr
+
+    ci.fresh_checkout()
+    [clean] = runner.run_job(jobs[drift_job], expect=0)
+    assert "No changes." in clean.stdout
+
+    ci.commit("unapplied.yaml", mapping_file(12))  # on main without a reviewed plan: the spec drifted
+    ci.fresh_checkout()
+    [drift] = runner.run_job(jobs[drift_job], expect=2)
+    assert 'user_mapping["user012@contoso.onmicrosoft.com"] will be created' in drift.stdout
+    ci.revert("unapplied.yaml")
+
+    ci.emu.map_user("user002@contoso.onmicrosoft.com", "someone.else@fabrikam.onmicrosoft.com")  # changed by hand
+    ci.fresh_checkout()
+    [outside] = runner.run_job(jobs[drift_job], expect=2)
+    assert "changed outside of reconciler" in outside.stdout, outside.stdout
+
+    commands, comment_lines, _ = all_lines(jobs)
+    missed = {line.key for line in commands + comment_lines} - runner.executed
+    assert not missed, f"commands in the file this test did not run: {missed}"
+
+
+def test_github_workflow_plans_comments_applies_and_checks_drift(ci_repo: CiRepo, tmp_path: Path) -> None:
+    with FakeGitHub(token="ghs_example_token", repo="acme/migrations") as api:
+        human = api.seed(PR, "Looks right to me; waiting for the plan.")
+        other = api.seed(PR, "<!-- reconciler-plan:other-workspace -->\nanother workspace's plan")
+        jobs, runner, plan_file = _github(ci_repo, tmp_path, api)
+        assert set(jobs) == {"plan", "apply", "drift"}
+
+        def ours() -> list[str]:
+            return [c["body"] for c in api.on(PR) if c["id"] not in (human, other)]
+
+        _pipeline_flow(ci_repo, jobs, runner, plan_file, ("plan", "apply", "drift"), ours)
+        assert api.writes() == ["POST", "PATCH"]
+        assert api.comments[human]["body"].startswith("Looks right")
+        assert api.comments[other]["body"].endswith("another workspace's plan")
+
+
+def test_azure_pipeline_plans_comments_applies_and_checks_drift(ci_repo: CiRepo) -> None:
+    org, project, repo = "acme", "Tenant Migration", "8d2f0a4e-33b1-4c5e-9f6a-0b1c2d3e4f50"
+    with FakeAzureDevOps(token="ado_example_token", org=org, project=project, repo=repo) as api:
+        jobs, runner, plan_file = _ado(ci_repo, api, org, project, repo)
+        assert set(jobs) == {"plan", "apply", "drift"}
+
+        def threads() -> list[str]:
+            return [str(t["comments"][0]["content"]) for t in api.on(PR)]
+
+        _pipeline_flow(ci_repo, jobs, runner, plan_file, ("plan", "apply", "drift"), threads)
+        assert api.writes() == ["POST", "PATCH"]
+        [thread] = api.on(PR)
+        assert thread["status"] == "closed"  # visible, and never blocks a comment-resolution policy
+
+
+@pytest.mark.parametrize("platform", ["github", "azure-devops"])
+def test_the_merge_job_refuses_a_plan_that_main_has_moved_past(ci_repo: CiRepo, tmp_path: Path, platform: str) -> None:
+    api: Any
+    if platform == "github":
+        api = FakeGitHub(token="ghs_example_token", repo="acme/migrations")
+    else:
+        api = FakeAzureDevOps(token="ado_example_token", org="acme", project="p", repo="r")
+    with api:
+        if platform == "github":
+            jobs, runner, plan_file = _github(ci_repo, tmp_path, api)
+        else:
+            jobs, runner, plan_file = _ado(ci_repo, api, "acme", "p", "r")
+        ci_repo.fresh_checkout()
+        runner.run_job(jobs["plan"])
+        artifact = ci_repo.upload(plan_file)
+        ci_repo.commit("merged-first.yaml", mapping_file(13))  # another pull request lands first
+        ci_repo.fresh_checkout()
+        ci_repo.download(artifact, plan_file)
+        [refused] = runner.run_job(jobs["apply"], expect=1)
+    assert "stale" in refused.stderr
+    assert "the spec changed" in refused.stderr
+    assert ci_repo.target_upn(1) is None
+    assert ci_repo.emu.control("GET", "/tasks")["tasks"] == []
