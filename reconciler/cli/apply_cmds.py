@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from reconciler.applying import ApplyOptions, ApplyRefused, event_line, run_apply
-from reconciler.cli.plan_cmds import render
+from reconciler.cli.plan_cmds import render, use_color
 from reconciler.cli.progress import Meter
 from reconciler.cli.state_cmds import WORKSPACE_OPTION, read_state
 from reconciler.graph.errors import GraphError
@@ -67,6 +67,10 @@ def apply(
     """Carry out the plan: mapping writes, then task starts and cancels; state saved as work completes."""
     saved = None
     if target.is_file():
+        if targets or excludes:
+            raise click.UsageError(
+                "--target and --exclude choose what to plan; a saved plan is applied whole (plan again with them)"
+            )
         try:
             saved = planfile.load(target)
         except planfile.PlanFileError as exc:
@@ -83,7 +87,7 @@ def apply(
             click.echo(line)
 
     def confirm(result: Plan) -> bool:
-        click.echo(render(result, "text", color=sys.stdout.isatty(), compact=False, artifact=None).rstrip("\n"))
+        click.echo(render(result, "text", color=use_color(False), compact=False, artifact=None).rstrip("\n"))
         if not sys.stdin.isatty():
             raise ApplyRefused("no terminal to ask for approval: pass --auto-approve, or apply a saved plan file")
         answer = click.prompt(
@@ -107,6 +111,7 @@ def apply(
     if outcome.report is None:
         if outcome.plan.has_changes:
             click.echo("Apply cancelled.")
+            sys.exit(1)  # as Terraform: a script must not mistake a declined apply for a done one
         else:
             click.echo("No changes. Your tenants match the configuration.")
         return
@@ -215,5 +220,5 @@ def export(workspace: str, keys_file: Path | None, out_dir: Path | None, force: 
         click.echo(f"wrote {path}")
     click.echo(
         f"Export complete! {result.mappings} mappings, {result.migrations} migrations; "
-        f"{result.absent} keys had nothing to export."
+        f"{result.absent} key{'' if result.absent == 1 else 's'} had nothing to export."
     )

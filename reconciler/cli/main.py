@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from reconciler import __version__
@@ -12,7 +14,25 @@ from reconciler.cli.state_cmds import state
 from reconciler.cli.workspace_cmds import fmt, init, validate
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Cli(click.Group):
+    """Usage errors exit 1, not click's 2: 2 means "changes present" under `plan --detailed-exitcode`."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            setattr(exc, "exit_code", 1)  # noqa: B010 (click declares it a class constant)
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            setattr(exc, "exit_code", 1)  # noqa: B010 (click declares it a class constant)
+            raise
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="reconciler")
 def main() -> None:
     """Declarative plan/apply reconciler for SharePoint cross-tenant migrations (Microsoft Graph beta)."""

@@ -28,7 +28,7 @@ from reconciler.workspace.loader import load_workspace
 FORMATS = click.Choice(["text", "markdown", "json"])
 
 
-def _color(no_color: bool) -> bool:
+def use_color(no_color: bool) -> bool:
     return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
 
@@ -96,9 +96,8 @@ def plan(
         raise click.ClickException(str(exc)) from exc
     if out is not None:
         planfile.save(out, result, ctx.source_tenant_id, ctx.target_tenant_id, ws.root)
-    click.echo(
-        render(result, output, color=_color(no_color), compact=compact, artifact=str(out) if out else None).rstrip("\n")
-    )
+    artifact = str(out) if out else None
+    click.echo(render(result, output, color=use_color(no_color), compact=compact, artifact=artifact).rstrip("\n"))
     if output == "text" and out is None and result.has_changes:
         click.echo(
             "\nNote: you didn't use -out to save this plan, so `reconciler apply` cannot guarantee to take "
@@ -126,4 +125,4 @@ def show(planfile_path: Path, output: str, compact: bool, no_color: bool) -> Non
         saved = planfile.load(planfile_path)
     except planfile.PlanFileError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(render(saved.plan, output, color=_color(no_color), compact=compact, artifact=str(planfile_path)))
+    click.echo(render(saved.plan, output, color=use_color(no_color), compact=compact, artifact=str(planfile_path)))

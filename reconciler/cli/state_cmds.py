@@ -30,7 +30,7 @@ def backend_of(ws: Workspace) -> StateBackend:
     if ws.config is None:
         for diagnostic in ws.diagnostics.sorted():
             click.echo(diagnostic.render(), err=True)
-        raise click.ClickException("reconciler.yaml has errors; cannot tell where the state is")
+        raise click.ClickException(f"no usable reconciler.yaml in {ws.display_root}; cannot tell where the state is")
     try:
         return open_backend(ws)
     except StateError as exc:
@@ -134,6 +134,9 @@ def state_push(path: Path, workspace: str, lock_timeout: float, force: bool) -> 
         result = push(backend, incoming, str(path), force, lock_timeout)
     except StateError as exc:
         raise click.ClickException(str(exc)) from exc
+    if result.unchanged:
+        click.echo(f"The state at {backend.location} is already identical to {path}; nothing was written.")
+        return
     verb = "Replaced the state at" if result.replaced else "Wrote the state to"
     click.echo(
         f"{verb} {backend.location}: {result.resources} address(es), lineage {result.lineage}, serial {result.serial}."

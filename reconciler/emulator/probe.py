@@ -80,6 +80,17 @@ def probe(connection_file: Path) -> Iterator[str]:
         conn = json.loads(connection_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ProbeError(f"{connection_file}: {exc}") from exc
+    try:
+        yield from _probe(conn)
+    except (httpx.HTTPError, OSError) as exc:  # refused, reset, or its CA file gone with it
+        where = conn.get("graph_base_url", "the emulator")
+        raise ProbeError(
+            f"cannot reach {where}: {exc}. Is `reconciler emulator serve` running with this connection file "
+            f"({connection_file})?"
+        ) from None
+
+
+def _probe(conn: dict[str, Any]) -> Iterator[str]:
     src, dst = conn["tenants"]["source"], conn["tenants"]["target"]
     yield f"emulator at {conn['graph_base_url']} (CA {conn['ca_file']})"
     tokens = {role: _token(conn, role) for role in ("source", "target")}

@@ -227,7 +227,13 @@ class EmulatorServer:
                 timeout_keep_alive=30,
                 backlog=2048,
             )
-            self._server = _Server(config, self._save)
+
+            def on_shutdown() -> None:
+                # The signal that stopped uvicorn is re-raised after shutdown: clean up inside it too.
+                self._save()
+                shutil.rmtree(workdir, ignore_errors=True)
+
+            self._server = _Server(config, on_shutdown)
             serve_task = asyncio.create_task(self._server.serve(sockets=[sock]))
             saver = asyncio.create_task(self._saver())
             while not self._server.started:

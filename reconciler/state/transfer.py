@@ -23,6 +23,7 @@ class PushResult:
     serial: int
     resources: int
     replaced: bool  # the destination held a state before
+    unchanged: bool = False  # the destination already held exactly this state: nothing was written
 
 
 def read_state_file(path: Path) -> State:
@@ -71,7 +72,7 @@ def push(backend: StateBackend, incoming: State, source: str, force: bool, lock_
             raise StateError("refusing to push: " + "; ".join(blocking) + ("" if force else " (--force overrides)"))
         replaced = bool(current.lineage)
         if replaced and current.to_json() == incoming.to_json():
-            return PushResult(incoming.lineage, incoming.serial, len(incoming.resources), replaced=False)
+            return PushResult(incoming.lineage, incoming.serial, len(incoming.resources), False, unchanged=True)
         pushed = State(incoming.lineage, incoming.serial, dict(incoming.resources), list(incoming.journal))
         if replaced:
             pushed.serial = max(incoming.serial, current.serial + 1)

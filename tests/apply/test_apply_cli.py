@@ -278,7 +278,7 @@ def test_export_then_adopt_plans_no_changes(emu: Emulator, tmp_path: Path) -> No
     )
     out = _cli("export", str(ws), "--keys", str(keys))
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "Export complete! 3 mappings, 2 migrations; 1 keys had nothing to export." in out.stdout
+    assert "Export complete! 3 mappings, 2 migrations; 1 key had nothing to export." in out.stdout
     assert _cli("validate", str(ws)).returncode == 0
     assert _cli("export", str(ws), "--keys", str(keys)).returncode == 1, "never overwrites without --force"
     first = json.loads(_cli("plan", str(ws), "--format", "json").stdout)
@@ -291,3 +291,56 @@ def test_export_then_adopt_plans_no_changes(emu: Emulator, tmp_path: Path) -> No
     final = _cli("plan", str(ws), "--detailed-exitcode")
     assert final.returncode == 0, final.stdout
     assert "No changes." in final.stdout
+
+
+def test_declining_at_the_prompt_exits_1_and_writes_nothing(workspace: Path, emu: Emulator) -> None:
+    import pty
+    import select
+
+    controller, terminal = pty.openpty()  # a person at a terminal: all three streams on it
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", str(workspace)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    os.close(terminal)
+    seen = b""
+    answered = False
+    while True:
+        ready, _, _ = select.select([controller], [], [], 120)
+        assert ready, f"no output for 120 s; so far: {seen.decode(errors='replace')[-2000:]}"
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break  # the terminal closes when the process ends
+        if not chunk:
+            break
+        seen += chunk
+        if not answered and b"Only 'yes' will be accepted" in seen:
+            os.write(controller, b"no\n")
+            answered = True
+    assert proc.wait(timeout=60) == 1
+    os.close(controller)
+    assert answered
+    assert b"Apply cancelled." in seen
+    assert b"will be created" in seen
+    assert b"\x1b[32m" not in seen, "NO_COLOR is set: no colour in the plan (cursor codes of the bar are fine)"
+    assert _tasks_by_source(emu) == {}
+    assert not (workspace / ".reconciler" / "state.json").exists()
+
+
+def test_a_saved_plan_is_applied_whole_so_target_is_refused_with_it(workspace: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    assert _cli("plan", str(workspace), "-out", str(saved)).returncode == 0
+    refused = _cli("apply", str(saved), "--target", "user_mapping*")
+    assert refused.returncode == 1
+    assert "a saved plan is applied whole" in refused.stderr
+    assert not (workspace / ".reconciler" / "state.json").exists()
+
+
+def test_a_usage_error_exits_1_so_it_never_reads_as_drift(workspace: Path) -> None:
+    mistyped = _cli("plan", str(workspace), "--detailed-exitcodes")
+    assert mistyped.returncode == 1
+    assert "No such option" in mistyped.stderr

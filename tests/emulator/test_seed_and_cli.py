@@ -91,7 +91,7 @@ def test_bad_switch_values_are_reported(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "unknown name" in out.stderr
     out = _serve("--engine", "duration_seconds")
-    assert out.returncode == 2
+    assert out.returncode == 1  # a usage error: 1, never 2 (see reconciler.cli.main)
     assert "NAME=VALUE" in out.stderr
 
 
@@ -133,3 +133,28 @@ def test_control_key_is_required_when_set(tmp_path: Path) -> None:
             assert client.get("/health", headers={"X-Emulator-Key": "s3cret"}).status_code == 200
     finally:
         stop_emulator(proc)
+
+
+def test_a_stopped_emulator_cleans_up_and_the_probe_says_it_is_not_running(tmp_path: Path) -> None:
+    proc, conn = start_emulator(tmp_path)
+    private_dir = Path(conn["ca_file"]).parent  # its TLS files live here when it has no --state
+    assert private_dir.is_dir()
+    stop_emulator(proc)  # SIGTERM, as a service manager or CI stops it
+    assert not private_dir.exists(), "SIGTERM left the emulator's temporary folder behind"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "emulator",
+            "probe",
+            "--connection-file",
+            str(tmp_path / "connection.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    assert "Is `reconciler emulator serve` running" in out.stderr
