@@ -33,6 +33,21 @@ def _load_ok(root: str) -> Any:
     return ws
 
 
+def _plan_workspace(recorded: str | None, given: str | None) -> str:
+    """Where to apply a saved plan. CI often applies in another checkout than it planned in: the
+    recorded folder is a default, not a requirement; the plan's evidence decides if it fits."""
+    if given is not None:
+        return given
+    if recorded and (Path(recorded) / "reconciler.yaml").is_file():
+        return recorded
+    if Path("reconciler.yaml").is_file():
+        return "."
+    raise click.ClickException(
+        f"the plan was made in the workspace {recorded}, which is not here, and the current folder is not a "
+        "workspace; pass --workspace"
+    )
+
+
 @click.command()
 @click.argument("target", default=".", type=click.Path(exists=True, path_type=Path), metavar="[WORKSPACE|PLANFILE]")
 @click.option(
@@ -54,6 +69,14 @@ def _load_ok(root: str) -> Any:
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only these addresses (globs).")
 @click.option("--exclude", "excludes", multiple=True, metavar="ADDR", help="Leave these addresses out (globs).")
 @click.option("--json", "as_json", is_flag=True, help="Stream NDJSON events instead of text.")
+@click.option(
+    "--workspace",
+    "-w",
+    "workspace",
+    type=click.Path(file_okay=False, path_type=str),
+    help="With a plan file: the workspace to apply it in (default: where it was planned, if that folder is "
+    "here, else the current folder). The plan is refused unless its spec and state match.",
+)
 def apply(
     target: Path,
     auto_approve: bool,
@@ -63,6 +86,7 @@ def apply(
     targets: tuple[str, ...],
     excludes: tuple[str, ...],
     as_json: bool,
+    workspace: str | None,
 ) -> None:
     """Carry out the plan: mapping writes, then task starts and cancels; state saved as work completes."""
     saved = None
@@ -75,8 +99,10 @@ def apply(
             saved = planfile.load(target)
         except planfile.PlanFileError as exc:
             raise click.ClickException(str(exc)) from exc
-        ws = _load_ok(saved.workspace or ".")
+        ws = _load_ok(_plan_workspace(saved.workspace, workspace))
     else:
+        if workspace is not None:
+            raise click.UsageError("--workspace goes with a plan file; a workspace is the argument itself")
         ws = _load_ok(str(target))
 
     def emit(event: dict[str, Any]) -> None:

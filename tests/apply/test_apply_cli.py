@@ -344,3 +344,28 @@ def test_a_usage_error_exits_1_so_it_never_reads_as_drift(workspace: Path) -> No
     mistyped = _cli("plan", str(workspace), "--detailed-exitcodes")
     assert mistyped.returncode == 1
     assert "No such option" in mistyped.stderr
+
+
+def test_a_plan_made_in_one_checkout_applies_in_another(workspace: Path, emu: Emulator, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    assert _cli("plan", str(workspace), "-out", str(saved)).returncode == 0
+    elsewhere = tmp_path / "second-checkout"
+    shutil.copytree(workspace, elsewhere)
+    shutil.rmtree(workspace)  # the planning job's folder is gone, as on another CI runner
+    gone = _cli("apply", str(saved))
+    assert gone.returncode == 1
+    assert "pass --workspace" in gone.stderr
+    applied = _cli("apply", str(saved), "--workspace", str(elsewhere))
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "Apply complete!" in applied.stdout
+    assert (elsewhere / ".reconciler" / "state.json").exists()
+    # a workspace with another spec does not accept it
+    assert _cli("plan", str(elsewhere), "-out", str(saved)).returncode == 0
+    other = tmp_path / "other"
+    shutil.copytree(elsewhere, other)
+    users = other / "users.yaml"
+    email = "target_email: user001@fabrikam.onmicrosoft.com"
+    users.write_text(users.read_text(encoding="utf-8").replace(email, email.replace("user001", "u1")), encoding="utf-8")
+    refused = _cli("apply", str(saved), "-w", str(other))
+    assert refused.returncode == 1
+    assert "stale" in refused.stderr

@@ -370,7 +370,8 @@ def test_unknown_properties_are_400_naming_the_json_path(emu: Emulator) -> None:
     ],
 )
 def test_invalid_guid_url_and_timestamp_values_are_400(emu: Emulator, field: str, value: str, message: str) -> None:
-    check_error(call(emu, "POST", TASKS, json=site_task(**{field: value})), 400, "BadRequest", message)
+    body = site_task(**{field: value})  # type: ignore[arg-type]
+    check_error(call(emu, "POST", TASKS, json=body), 400, "BadRequest", message)
 
 
 @pytest.mark.parametrize(

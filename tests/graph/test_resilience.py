@@ -35,7 +35,7 @@ def test_bulk_writes_and_reads_complete_under_faults(emu: Emulator, fast_setting
     emu.control("PUT", "/faults", HOSTILE)
     writes = [_mapping(emu, n) for n in range(600)]
 
-    async def main() -> tuple[list[bool], dict[str, object]]:
+    async def main() -> tuple[list[bool], dict[str, UserIdentityMapping | GraphError | None]]:
         async with client(emu, fast_settings) as graph:
             written = [r.ok async for r in graph.write_user_mappings(writes)]
             read = {k: v async for k, v in graph.get_user_mappings(w.key for w in writes)}
@@ -68,7 +68,7 @@ def test_bulk_task_starts_never_duplicate_under_faults(emu: Emulator, fast_setti
         for n in range(1, 41)
     }
 
-    async def main() -> tuple[dict[int, MigrationTask | GraphError], dict[TaskKey, object]]:
+    async def main() -> tuple[dict[int, MigrationTask | GraphError], dict[TaskKey, MigrationTask | GraphError | None]]:
         async with client(emu, fast_settings) as graph:
             started = {n: r async for n, r in graph.create_tasks(params.items())}
             keys = [TaskKey("user", f"user{n:03d}@{emu.source['domain']}") for n in params]
@@ -87,8 +87,9 @@ def test_bulk_task_starts_never_duplicate_under_faults(emu: Emulator, fast_setti
     for n, result in started.items():
         key = TaskKey("user", f"user{n:03d}@{emu.source['domain']}")
         if isinstance(result, MigrationTask):
-            assert isinstance(found[key], MigrationTask)
-            assert found[key].id == result.id  # type: ignore[union-attr]
+            seen = found[key]
+            assert isinstance(seen, MigrationTask)
+            assert seen.id == result.id
     assert set(sources) <= {f"user{n:03d}@{emu.source['domain']}" for n in params}
     assert len(sources) >= 40 - len(ambiguous)
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,10 @@ def _run(*args: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def in_tmp(tmp_path: Path) -> Path:
+def in_tmp(tmp_path: Path) -> Iterator[Path]:
     cwd = os.getcwd()
     os.chdir(tmp_path)
-    yield tmp_path  # type: ignore[misc]
+    yield tmp_path
     os.chdir(cwd)
 
 

@@ -7,13 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.workspace.connection import (
-    Certificate,
-    ClientSecret,
-    CredentialError,
-    ManagedIdentity,
-    resolve_connection,
-)
+from reconciler.graph.config import Certificate, ClientSecret, ManagedIdentity
+from reconciler.workspace.connection import CredentialError, resolve_connection
 from reconciler.workspace.loader import load_workspace
 
 SOURCE_ID = "79d49731-4eec-55d9-bcd4-6d55505b7f2c"
