@@ -15,6 +15,7 @@ from reconciler.applying import ApplyOptions, ApplyRefused, event_line, run_appl
 from reconciler.cli.plan_cmds import render, use_color
 from reconciler.cli.progress import Meter
 from reconciler.cli.state_cmds import WORKSPACE_OPTION, read_state
+from reconciler.cli.state_cmds import failure as state_failure
 from reconciler.graph.errors import GraphError
 from reconciler.plan import planfile
 from reconciler.plan.model import Plan
@@ -131,7 +132,7 @@ def apply(
     try:
         outcome = asyncio.run(run_apply(ws, options, confirm, emit, saved, Meter(enabled=not as_json)))
     except (ApplyRefused, StateError, CredentialError, GraphError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise state_failure(exc, ws) from exc
     for note in outcome.notes:
         click.echo(f"Note: {note}")
     if outcome.report is None:
@@ -143,15 +144,13 @@ def apply(
         return
     report = outcome.report
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "type": "change_summary",
-                    "done": dict(report.done),
-                    "failures": [f.__dict__ for f in report.failures],
-                    "@message": report.summary_line(),
-                }
-            )
+        emit(
+            {
+                "type": "change_summary",
+                "done": dict(report.done),
+                "failures": [f.__dict__ for f in report.failures],
+                "@message": report.summary_line(),
+            }
         )
     else:
         for failure in report.failures:
@@ -207,7 +206,7 @@ def import_(addresses: tuple[str, ...], workspace: str, lock_timeout: float) -> 
     try:
         result = asyncio.run(run_import(ws, list(addresses), lock_timeout, Meter()))
     except (StateError, CredentialError, GraphError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise state_failure(exc, ws) from exc
     for address in result.imported:
         click.echo(f"{address}: imported")
     for problem in result.problems:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.state.backend import StateBackend
+from reconciler.state.backend import StateBackend, StateLocked
 from reconciler.state.model import State, StateError
 from reconciler.state.select import open_backend
 from reconciler.state.transfer import pull, push, read_state_file
@@ -35,6 +35,13 @@ def backend_of(ws: Workspace) -> StateBackend:
         return open_backend(ws)
     except StateError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def failure(exc: Exception, ws: Workspace) -> click.ClickException:
+    """One line for the user; a lock held elsewhere names the unlock command as typed from here."""
+    if isinstance(exc, StateLocked):
+        return click.ClickException(exc.for_workspace(ws.display_root))
+    return click.ClickException(str(exc))
 
 
 def read_state(ws: Workspace) -> State:
@@ -74,7 +81,8 @@ def state_show(address: str, workspace: str) -> None:
 @_LOCK_TIMEOUT
 def state_rm(addresses: tuple[str, ...], workspace: str, lock_timeout: float) -> None:
     """Stop managing addresses (no API call): forget them."""
-    backend = backend_of(load_workspace(workspace))
+    ws = load_workspace(workspace)
+    backend = backend_of(ws)
     try:
         lock = backend.lock("state rm", lock_timeout)
         try:
@@ -89,7 +97,7 @@ def state_rm(addresses: tuple[str, ...], workspace: str, lock_timeout: float) ->
         finally:
             backend.release(lock)
     except StateError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise failure(exc, ws) from exc
     click.echo(f"Removed {len(addresses)} address(es) from the state.")
 
 
@@ -128,12 +136,13 @@ def state_pull(workspace: str) -> None:
 )
 def state_push(path: Path, workspace: str, lock_timeout: float, force: bool) -> None:
     """Write a state file (from `state pull`) to this workspace's backend, under its lock, with lineage checks."""
-    backend = backend_of(load_workspace(workspace))
+    ws = load_workspace(workspace)
+    backend = backend_of(ws)
     try:
         incoming = read_state_file(path)
         result = push(backend, incoming, str(path), force, lock_timeout)
     except StateError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise failure(exc, ws) from exc
     if result.unchanged:
         click.echo(f"The state at {backend.location} is already identical to {path}; nothing was written.")
         return

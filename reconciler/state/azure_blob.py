@@ -42,7 +42,6 @@ from reconciler.state.backend import (
     StateConflict,
     StateLocked,
     changed_message,
-    locked_message,
     new_lock_info,
     serialize,
 )
@@ -197,7 +196,7 @@ class AzureBlobBackend:
                     if getattr(exc, "status_code", None) != 409:
                         raise
                     if time.monotonic() >= deadline:
-                        raise StateLocked(locked_message(self.location, self.holder())) from None
+                        raise StateLocked(self.location, self.holder()) from None
                     time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
             try:
                 props = self._blob.get_blob_properties(lease=lease)

@@ -21,6 +21,7 @@ import getpass
 import hashlib
 import json
 import os
+import shlex
 import socket
 import time
 import uuid
@@ -35,6 +36,14 @@ from reconciler.state.model import State, StateError
 
 class StateLocked(StateError):
     """Another run holds the lock; the message names it and says how to proceed."""
+
+    def __init__(self, location: str, held: LockInfo | None) -> None:
+        super().__init__(locked_message(location, held))
+        self.location, self.held = location, held
+
+    def for_workspace(self, workspace: str) -> str:
+        """The message with the unlock command as it must be typed from elsewhere than the workspace."""
+        return locked_message(self.location, self.held, workspace)
 
 
 class StateConflict(StateError):
@@ -109,11 +118,12 @@ def serialize(state: State) -> bytes:
     return (json.dumps(state.to_json(), indent=1) + "\n").encode("utf-8")
 
 
-def locked_message(location: str, held: LockInfo | None) -> str:
+def locked_message(location: str, held: LockInfo | None, workspace: str = ".") -> str:
     who = held.describe() if held else "another run"
+    where = "" if workspace in ("", ".") else f" -w {shlex.quote(workspace)}"
     return (
         f"the state {location} is locked by {who}. Wait for it (--lock-timeout), or if that run is gone, "
-        f"run `reconciler state unlock {held.id if held else 'ID'}`"
+        f"run `reconciler state unlock{where} {held.id if held else 'ID'}`"
     )
 
 
@@ -195,7 +205,7 @@ class LocalBackend:
                         self.lock_path.unlink()
                     continue
                 if time.monotonic() >= deadline:
-                    raise StateLocked(locked_message(str(self.path), held)) from None
+                    raise StateLocked(str(self.path), held) from None
                 time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
                 continue
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

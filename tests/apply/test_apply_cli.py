@@ -75,6 +75,8 @@ def test_apply_asks_for_approval_and_refuses_without_a_terminal(workspace: Path)
     }
     progress = [e for e in events if e["type"] == "apply_progress"]
     assert progress[-1]["done"] == progress[-1]["total"] == 22
+    assert all("@timestamp" in e for e in events), "every NDJSON event carries its time"
+    assert events[-1]["type"] == "change_summary"
 
 
 def test_partial_failure_continues_reports_and_the_next_run_converges(workspace: Path, emu: Emulator) -> None:
@@ -150,9 +152,10 @@ def test_a_live_lock_stops_a_second_run_and_unlock_breaks_it(workspace: Path) ->
     held = backend.lock("apply")  # held by this (live) test process
     out = _cli("apply", str(workspace), "--auto-approve")
     assert out.returncode == 1
-    assert f"reconciler state unlock {held.id}" in out.stderr
+    printed = f"reconciler state unlock -w {workspace} {held.id}"  # as typed from where the run was
+    assert printed in out.stderr
     assert "(apply, pid" in out.stderr
-    unlocked = _cli("state", "unlock", held.id, "-w", str(workspace))
+    unlocked = _cli(*printed.split()[1:])
     assert unlocked.returncode == 0, unlocked.stderr
     assert _cli("apply", str(workspace), "--auto-approve").returncode == 0
     listed = _cli("state", "list", "-w", str(workspace))

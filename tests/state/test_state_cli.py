@@ -83,7 +83,7 @@ def test_a_second_run_sees_the_blob_lock_and_state_unlock_breaks_exactly_it(
     refused = _cli("apply", ws, "--auto-approve", env=env)
     assert refused.returncode == 1
     assert f"is locked by {lock.who} (apply" in refused.stderr
-    assert f"reconciler state unlock {lock.id}" in refused.stderr
+    assert f"reconciler state unlock -w {ws} {lock.id}" in refused.stderr
     wrong = _cli("state", "unlock", "11111111-1111-1111-1111-111111111111", "-w", ws, env=env)
     assert wrong.returncode == 1
     assert f"has id {lock.id}" in wrong.stderr
