@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 from reconciler.atomic import atomic_write_text
 from reconciler.state.model import State, StateError
 
@@ -115,7 +117,8 @@ def serialize(state: State) -> bytes:
     """The stored form of a state (the same bytes on every backend); assigns the lineage on first write."""
     if not state.lineage:
         state.lineage = str(uuid.uuid4())
-    return (json.dumps(state.to_json(), indent=1) + "\n").encode("utf-8")
+    # orjson: a 20,000-address state is ~6 MB, and apply saves it after every chunk of work.
+    return orjson.dumps(state.to_json(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
 
 
 def locked_message(location: str, held: LockInfo | None, workspace: str = ".") -> str:
