@@ -13,6 +13,7 @@ from reconciler.graph.client import GraphClient
 from reconciler.graph.config import GraphSettings
 from reconciler.plan.planner import TASK_KINDS, Selection, observed_group_values, observed_user_values
 from reconciler.planning import Meter, NoMeter, refresh_request, refresh_with_meter
+from reconciler.spec.desired import canonical_address
 from reconciler.state.model import ResourceState
 from reconciler.state.select import open_backend
 from reconciler.workspace.connection import resolve_connection
@@ -31,7 +32,7 @@ async def run_import(
     items = {item.address: item for item in ws.desired.items()}
     result = ImportResult([], [])
     wanted = []
-    for address in dict.fromkeys(addresses):
+    for address in dict.fromkeys(canonical_address(a) for a in addresses):
         if address not in items:
             result.problems.append(f"{address}: not in the spec; add it to a spec file, then import it")
         else:

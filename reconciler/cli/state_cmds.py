@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.spec.desired import canonical_address
 from reconciler.state.backend import StateBackend, StateLocked
 from reconciler.state.model import State, StateError
 from reconciler.state.select import open_backend
@@ -69,6 +70,7 @@ def state_list(workspace: str) -> None:
 @WORKSPACE_OPTION
 def state_show(address: str, workspace: str) -> None:
     """One managed address, as JSON."""
+    address = canonical_address(address)
     resource = read_state(load_workspace(workspace)).resources.get(address)
     if resource is None:
         raise click.ClickException(f"{address} is not in the state")
@@ -81,6 +83,7 @@ def state_show(address: str, workspace: str) -> None:
 @_LOCK_TIMEOUT
 def state_rm(addresses: tuple[str, ...], workspace: str, lock_timeout: float) -> None:
     """Stop managing addresses (no API call): forget them."""
+    addresses = tuple(dict.fromkeys(canonical_address(a) for a in addresses))
     ws = load_workspace(workspace)
     backend = backend_of(ws)
     try:

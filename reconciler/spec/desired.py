@@ -55,6 +55,19 @@ def item_address(model: type, data: Any) -> str | None:
     return address(kind, canonical_key(kind, raw))
 
 
+def canonical_address(text: str) -> str:
+    """An address as a person typed it (``user_mapping["Alice@Contoso.com"]``) in its canonical form;
+    text that is not ``kind["key"]`` is returned as it is."""
+    kind, bracket, rest = text.strip().partition("[")
+    if not bracket or not rest.endswith("]"):
+        return text
+    try:
+        key = json.loads(rest[:-1])
+    except ValueError:
+        return text
+    return address(kind, canonical_key(kind, key)) if isinstance(key, str) else text
+
+
 def canonical_key(kind: str, raw: str) -> str:
     if kind in (USER_MAPPING, USER_MIGRATION):
         return upn_key(raw)

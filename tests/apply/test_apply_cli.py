@@ -372,3 +372,14 @@ def test_a_plan_made_in_one_checkout_applies_in_another(workspace: Path, emu: Em
     refused = _cli("apply", str(saved), "-w", str(other))
     assert refused.returncode == 1
     assert "stale" in refused.stderr
+
+
+def test_state_commands_match_keys_without_regard_to_case(workspace: Path, emu: Emulator) -> None:
+    assert _cli("apply", str(workspace), "--auto-approve").returncode == 0
+    typed = f'user_mapping["USER001@{emu.source["domain"].upper()}"]'
+    shown = _cli("state", "show", typed, "-w", str(workspace))
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["key"] == f"user001@{emu.source['domain']}"
+    removed = _cli("state", "rm", typed, "-w", str(workspace))
+    assert removed.returncode == 0, removed.stderr
+    assert f'user_mapping["user001@{emu.source["domain"]}"]' not in _cli("state", "list", "-w", str(workspace)).stdout

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from reconciler.spec.desired import address, values
 from reconciler.spec.enums import GroupType, MigrationState, UserType
 from reconciler.workspace.loader import load_workspace
@@ -134,3 +136,23 @@ def test_values_are_plain_json(tmp_path: Path) -> None:
 def test_addresses_escape_like_json() -> None:
     assert address("wave", "w1") == 'wave["w1"]'
     assert address("wave", 'a"b') == 'wave["a\\"b"]'
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        ('user_mapping["Alice@Contoso.COM"]', 'user_mapping["alice@contoso.com"]'),
+        (
+            'site_migration["https://Contoso.sharepoint.com/sites/IT/"]',
+            'site_migration["https://contoso.sharepoint.com/sites/it"]',
+        ),
+        ('group_migration["Finance"]', 'group_migration["finance"]'),
+        ('wave["Wave1"]', 'wave["Wave1"]'),
+        ("user_mapping[alice]", "user_mapping[alice]"),
+        ("not an address", "not an address"),
+    ],
+)
+def test_a_typed_address_is_canonicalized_like_the_spec_does(typed: str, canonical: str) -> None:
+    from reconciler.spec.desired import canonical_address
+
+    assert canonical_address(typed) == canonical
