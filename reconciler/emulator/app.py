@@ -17,6 +17,7 @@ from reconciler.emulator.control import ControlApi
 from reconciler.emulator.errors import GraphError, envelope
 from reconciler.emulator.graph import GraphService, Request, Response, method_not_allowed, parse_json_body
 from reconciler.emulator.odata import decode_path
+from reconciler.emulator.oidc import issuer_url
 from reconciler.emulator.runtime import Runtime
 
 Scope = MutableMapping[str, Any]
@@ -201,7 +202,9 @@ class EmulatorApp:
                 if method != "POST":
                     raise OAuthError(405, "invalid_request", 900561, "The endpoint only accepts POST requests.")
                 token_url = f"{base_url}/{parts[0]}/oauth2/v2.0/token"
-                result = self.rt.tokens.issue(self.rt.world, parts[0], token_url, body, headers.get("authorization"))
+                result = self.rt.tokens.issue(
+                    self.rt.world, parts[0], token_url, body, headers.get("authorization"), issuer_url(base_url)
+                )
                 self.rt.count("token", 200)
                 await self._json(send, 200, result, oauth_headers)
                 return

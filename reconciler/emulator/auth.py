@@ -27,7 +27,17 @@ from reconciler.emulator.delegated import (
     delegated_scopes,
 )
 from reconciler.emulator.errors import GraphError
-from reconciler.emulator.world import KNOWN_ROLES, MANAGE_ROLE, READ_ROLE, AppRegistration, Tenant, User, World
+from reconciler.emulator.oidc import ExternalIssuer
+from reconciler.emulator.world import (
+    KNOWN_ROLES,
+    MANAGE_ROLE,
+    OWN_ISSUER,
+    READ_ROLE,
+    AppRegistration,
+    Tenant,
+    User,
+    World,
+)
 
 GRAPH_AUDIENCES = ("https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000")
 GRAPH_SCOPES = frozenset(f"{a}/.default" for a in GRAPH_AUDIENCES) | frozenset(
@@ -35,6 +45,10 @@ GRAPH_SCOPES = frozenset(f"{a}/.default" for a in GRAPH_AUDIENCES) | frozenset(
 )
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 CLOCK_SKEW = 300
+FEDERATION_DOCS = "https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
+CHECK_FEDERATED = (
+    "Please check your federated identity credential Subject, Audience and Issuer against the presented assertion."
+)
 
 
 @dataclass(frozen=True)
@@ -89,10 +103,25 @@ def _b64url_to_hex(value: str) -> str:
         return ""
 
 
+def _is_federated(app: AppRegistration, assertion: str) -> bool:
+    """A certificate assertion has ``iss`` = the app's client id; any other well-formed issuer is federated."""
+    try:
+        claims = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return False  # the certificate check answers malformed assertions (AADSTS50027)
+    iss = claims.get("iss")
+    return isinstance(iss, str) and iss.lower() != app.client_id.lower()
+
+
+def _entra_time(epoch: float) -> str:
+    """Entra's timestamps in AADSTS700024: seven fractional digits, ``Z``."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
 class TokenService:
     """Issues RS256 access tokens for app registrations and validates them on Graph calls."""
 
-    def __init__(self, signing_key_pem: str, lifetime: int = 3599) -> None:
+    def __init__(self, signing_key_pem: str, lifetime: int = 3599, oidc_key_pem: str | None = None) -> None:
         key = serialization.load_pem_private_key(signing_key_pem.encode("ascii"), password=None)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("the token signing key must be an RSA private key")
@@ -103,6 +132,8 @@ class TokenService:
         self.lifetime = lifetime
         self._cache: dict[str, Claims] = {}
         self.delegated = DelegatedFlows()
+        # The external OIDC issuer of workload identity federation (see oidc.py): a key of its own.
+        self.oidc = ExternalIssuer(oidc_key_pem or new_signing_key_pem())
 
     # -- authority documents ----------------------------------------------------------------
 
@@ -146,8 +177,15 @@ class TokenService:
     # -- token endpoint ---------------------------------------------------------------------
 
     def issue(
-        self, world: World, tenant_ref: str, token_url: str, body: bytes, authorization: str | None
+        self,
+        world: World,
+        tenant_ref: str,
+        token_url: str,
+        body: bytes,
+        authorization: str | None,
+        own_issuer: str | None = None,
     ) -> dict[str, Any]:
+        """``own_issuer``: this emulator's OIDC issuer URL, the one federated credentials can name as ``emulator``."""
         tenant = world.resolve(tenant_ref)
         if tenant is None:
             raise OAuthError(
@@ -226,7 +264,10 @@ class TokenService:
         elif assertion is not None:
             if form.get("client_assertion_type") != ASSERTION_TYPE:
                 raise OAuthError(400, "invalid_request", 700003, "client_assertion_type must be " + ASSERTION_TYPE)
-            self._check_assertion(app, assertion, token_url)
+            if _is_federated(app, assertion):
+                self._check_federated(app, assertion, own_issuer)
+            else:
+                self._check_assertion(app, assertion, token_url)
         else:
             raise OAuthError(
                 401,
@@ -304,6 +345,90 @@ class TokenService:
                 "invalid_client",
                 700023,
                 "Client assertion audience claim does not match Realm issuer, or iss and sub are not the client id.",
+            )
+
+    def _check_federated(self, app: AppRegistration, assertion: str, own_issuer: str | None) -> None:
+        """Workload identity federation: an external token whose ``iss`` is a federated issuer of the app."""
+        unverified = jwt.decode(assertion, options={"verify_signature": False})
+        iss, sub, aud = str(unverified.get("iss", "")), str(unverified.get("sub", "")), unverified.get("aud", "")
+        audiences = [str(a) for a in aud] if isinstance(aud, list) else [str(aud)]
+
+        def issuer_of(cred_issuer: str) -> str | None:
+            return own_issuer if cred_issuer == OWN_ISSUER else cred_issuer
+
+        # Matching is exact and case-sensitive, as Entra's is.
+        by_issuer = [f for f in app.federated_credentials if issuer_of(f.issuer) == iss]
+        if not by_issuer:
+            raise OAuthError(
+                401,
+                "invalid_client",
+                700211,
+                f"No matching federated identity record found for presented assertion issuer '{iss}'. "
+                f"{CHECK_FEDERATED} {FEDERATION_DOCS}",
+            )
+        if own_issuer is None or iss != own_issuer:
+            # Entra would fetch {iss}/.well-known/openid-configuration; the emulator works offline.
+            raise OAuthError(
+                401,
+                "invalid_client",
+                50166,
+                f"Request to External OIDC endpoint failed. The issuer '{iss}' cannot be reached from the "
+                "emulator, which verifies tokens of its own issuer only.",
+            )
+        try:
+            header = jwt.get_unverified_header(assertion)
+            if header.get("kid") not in (None, self.oidc.kid):
+                raise OAuthError(
+                    401,
+                    "invalid_client",
+                    50013,
+                    f"Assertion failed signature validation. [Reason - The key was not found., "
+                    f"Thumbprint of key used by client: '{header.get('kid')}']",
+                )
+            jwt.decode(
+                assertion,
+                key=self.oidc.public,
+                algorithms=["RS256"],
+                options={"verify_exp": False, "verify_nbf": False, "verify_aud": False, "verify_iat": False},
+            )
+        except jwt.PyJWTError as exc:
+            raise OAuthError(
+                401, "invalid_client", 50013, f"Assertion failed signature validation. [Reason - {exc}.]"
+            ) from exc
+        now = time.time()
+        exp, nbf = unverified.get("exp"), unverified.get("nbf", unverified.get("iat"))
+        if (
+            not isinstance(exp, int | float)
+            or exp + CLOCK_SKEW < now
+            or (isinstance(nbf, int | float) and nbf - CLOCK_SKEW > now)
+        ):
+            valid_from = _entra_time(float(nbf)) if isinstance(nbf, int | float) else _entra_time(0)
+            expiry = _entra_time(float(exp)) if isinstance(exp, int | float) else _entra_time(0)
+            raise OAuthError(
+                401,
+                "invalid_client",
+                700024,
+                f"Client assertion is not within its valid time range. Current time: {_entra_time(now)}, "
+                f"assertion valid from {valid_from}, expiry time of assertion {expiry}. Review the documentation "
+                "at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+            )
+        by_audience = [f for f in by_issuer if any(a in f.audiences for a in audiences)]
+        if not by_audience:
+            raise OAuthError(
+                401,
+                "invalid_client",
+                700212,
+                f"No matching federated identity record found for presented assertion audience "
+                f"'{', '.join(audiences)}'. {CHECK_FEDERATED} {FEDERATION_DOCS}",
+            )
+        if not any(f.subject == sub for f in by_audience):
+            raise OAuthError(
+                400,
+                "invalid_request",
+                70021,
+                f"No matching federated identity record found for presented assertion. Assertion Issuer: "
+                f"'{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{', '.join(audiences)}'. "
+                f"{FEDERATION_DOCS}",
             )
 
     def mint(self, tenant: Tenant, app: AppRegistration, user: User | None = None) -> str:

@@ -13,10 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from reconciler.emulator import tasks
 from reconciler.emulator.auth import thumbprints
 from reconciler.emulator.clock import format_time, parse_time
+from reconciler.emulator.oidc import JWKS_PATH, issuer_url
 from reconciler.emulator.runtime import Runtime
 from reconciler.emulator.settings import Behaviour, EngineSettings, Faults
 from reconciler.emulator.world import (
+    OWN_ISSUER,
+    TOKEN_EXCHANGE_AUDIENCE,
     AppRegistration,
+    FederatedCredential,
+    SeedFederatedCredential,
     SeedGroup,
     SeedSite,
     SeedTenant,
@@ -43,6 +48,12 @@ ENDPOINTS = {
     "GET /_emulator/tenants/{tenant}/mappings": "every stored user and group mapping of a tenant",
     "PATCH /_emulator/tenants/{tenant}/apps/{client_id}": "set {roles, secrets}",
     "POST /_emulator/tenants/{tenant}/apps/{client_id}/certificates": "register {certificate_pem}",
+    "GET /_emulator/tenants/{tenant}/apps/{client_id}/federated-credentials": "the app's federated credentials",
+    "PUT /_emulator/tenants/{tenant}/apps/{client_id}/federated-credentials/{name}": "{issuer, subject, audiences}",
+    "DELETE /_emulator/tenants/{tenant}/apps/{client_id}/federated-credentials/{name}": "remove one",
+    "GET /_emulator/oidc/.well-known/openid-configuration": "the emulator's external OIDC issuer (no key needed)",
+    "GET /_emulator/oidc/.well-known/jwks": "the external issuer's signing key (no key needed)",
+    "POST /_emulator/oidc/token": "{subject, audience?, lifetime?, age?}: mint an external token (like GitHub's)",
     "PUT /_emulator/trust": "{source, target, established}",
     "GET /_emulator/clock": "emulated time and speed",
     "PUT /_emulator/clock": "{speed?, now?}",
@@ -106,6 +117,19 @@ class CertificateIn(_In):
     certificate_pem: str
 
 
+class FederatedIn(_In):
+    issuer: str
+    subject: str
+    audiences: list[str] = Field(default_factory=lambda: [TOKEN_EXCHANGE_AUDIENCE])
+
+
+class ExternalTokenIn(_In):
+    subject: str = Field(min_length=1)
+    audience: str = TOKEN_EXCHANGE_AUDIENCE
+    lifetime: int = Field(300, ge=1, le=86_400)  # seconds; GitHub's tokens live minutes
+    age: int = Field(0, ge=0, le=86_400 * 30)  # seconds since issue, to mint an already expired token
+
+
 class ForceIn(_In):
     status: Literal["notStarted", "inProgress", "completed", "failed", "cancelled"]
     error: dict[str, Any] | None = None
@@ -138,7 +162,11 @@ class ControlApi:
         if not _is_loopback(client_host):
             return 403, _err("The control API answers loopback clients only.")
         key = self.rt.control_key
-        if key is not None and not secrets.compare_digest(headers.get("x-emulator-key", ""), key):
+        public = method == "GET" and path.rstrip("/") in (
+            "/_emulator/oidc/.well-known/openid-configuration",
+            "/_emulator/oidc" + JWKS_PATH,
+        )  # an OIDC issuer's documents are public: whoever verifies its tokens reads them
+        if key is not None and not public and not secrets.compare_digest(headers.get("x-emulator-key", ""), key):
             return 401, _err("The X-Emulator-Key header is missing or wrong.")
         parts = [p for p in path.split("/") if p][1:]
         try:
@@ -239,6 +267,8 @@ class ControlApi:
             except KeyError as exc:
                 raise ControlError(404, str(exc.args[0])) from exc
             return 200, {"user_code": code.user_code, "user": code.user_upn}
+        if route == "oidc":
+            return self._oidc(method, parts, data)
         if route == "managed-identity" and method == "GET":
             return 200, {
                 t.name: {
@@ -268,10 +298,7 @@ class ControlApi:
                     "user_mappings": len(t.user_mappings),
                     "group_mappings": len(t.group_mappings),
                     "tasks": len(t.tasks),
-                    "apps": [
-                        {"client_id": a.client_id, "roles": a.roles, "certificates": sorted(a.certificates)}
-                        for a in t.apps.values()
-                    ],
+                    "apps": [_app(a, self._issuer) for a in t.apps.values()],
                 }
                 for t in w.tenants.values()
             ],
@@ -351,14 +378,62 @@ class ControlApi:
                         raise ControlError(400, "An app needs at least one secret.")
                     app.secrets = list(aedit.secrets)
                 rt.changed()
-                return 200, _app(app)
+                return 200, _app(app, self._issuer)
             if len(parts) == 5 and parts[4] == "certificates" and method == "POST":
                 cert = CertificateIn.model_validate(data or {})
                 sha1, sha256 = thumbprints(cert.certificate_pem)
                 app.certificates[sha1] = cert.certificate_pem
                 rt.changed()
                 return 200, {"thumbprint": sha1, "thumbprint_sha256": sha256}
+            if len(parts) >= 5 and parts[4] == "federated-credentials":
+                return self._federated(app, method, parts[5:], data)
         raise ControlError(404, f"No control endpoint {method} /_emulator/{'/'.join(parts)}.")
+
+    @property
+    def _issuer(self) -> str:
+        return issuer_url(self._base_url)
+
+    def _federated(self, app: AppRegistration, method: str, rest: list[str], data: Any) -> Result:
+        creds = app.federated_credentials
+        if not rest and method == "GET":
+            return 200, {"value": [_federated(f, self._issuer) for f in creds]}
+        if len(rest) == 1 and method == "PUT":
+            edit = FederatedIn.model_validate(data or {})
+            spec = SeedFederatedCredential(
+                name=rest[0], issuer=edit.issuer, subject=edit.subject, audiences=edit.audiences
+            )
+            others = [f for f in creds if f.name != spec.name]
+            if any(f.issuer == spec.issuer and f.subject == spec.subject for f in others):
+                raise ControlError(409, "Another federated credential of this app has the same issuer and subject.")
+            if len(others) >= 20:
+                raise ControlError(400, "An app has at most 20 federated identity credentials.")
+            app.federated_credentials = [*others, spec.build()]
+            self.rt.changed()
+            return 200, _federated(spec.build(), self._issuer)
+        if len(rest) == 1 and method == "DELETE":
+            if not any(f.name == rest[0] for f in creds):
+                raise ControlError(404, f"No federated credential {rest[0]} on app {app.client_id}.")
+            app.federated_credentials = [f for f in creds if f.name != rest[0]]
+            self.rt.changed()
+            return 200, {"deleted": rest[0]}
+        raise ControlError(404, "Federated credential endpoints: GET .../federated-credentials, PUT|DELETE .../{name}.")
+
+    def _oidc(self, method: str, parts: list[str], data: Any) -> Result:
+        issuer, oidc = self._issuer, self.rt.tokens.oidc
+        rest = "/".join(parts[1:])
+        if method == "GET" and rest == ".well-known/openid-configuration":
+            return 200, oidc.discovery(issuer)
+        if method == "GET" and "/" + rest == JWKS_PATH:
+            return 200, oidc.jwks()
+        if method == "POST" and rest == "token":
+            want = ExternalTokenIn.model_validate(data or {})
+            token, expires = oidc.mint(issuer, want.subject, want.audience, want.lifetime, want.age)
+            return 200, {"value": token, "issuer": issuer, "expires_on": expires}
+        raise ControlError(
+            404,
+            "OIDC issuer endpoints: GET /_emulator/oidc/.well-known/openid-configuration, "
+            "GET /_emulator/oidc/.well-known/jwks, POST /_emulator/oidc/token.",
+        )
 
     def _clock(self, method: str, parts: list[str], data: Any) -> Result:
         rt = self.rt
@@ -403,8 +478,18 @@ class ControlApi:
         raise ControlError(404, "Task endpoints: GET /_emulator/tasks, POST /_emulator/tasks/{id}/force.")
 
 
-def _app(app: AppRegistration) -> dict[str, Any]:
-    return {"client_id": app.client_id, "roles": app.roles, "certificates": sorted(app.certificates)}
+def _federated(cred: FederatedCredential, own_issuer: str) -> dict[str, Any]:
+    issuer = own_issuer if cred.issuer == OWN_ISSUER else cred.issuer
+    return {"name": cred.name, "issuer": issuer, "subject": cred.subject, "audiences": cred.audiences}
+
+
+def _app(app: AppRegistration, own_issuer: str) -> dict[str, Any]:
+    return {
+        "client_id": app.client_id,
+        "roles": app.roles,
+        "certificates": sorted(app.certificates),
+        "federated_credentials": [_federated(f, own_issuer) for f in app.federated_credentials],
+    }
 
 
 def _err(message: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from reconciler.emulator.faults import FaultInjector
 from reconciler.emulator.runtime import Runtime
 from reconciler.emulator.settings import Behaviour, EngineSettings, Faults
 from reconciler.emulator.tls import CertificateAuthority
-from reconciler.emulator.world import AppRegistration, Group, Seed, Site, Task, Tenant, User, World
+from reconciler.emulator.world import AppRegistration, FederatedCredential, Group, Seed, Site, Task, Tenant, User, World
 
 FORMAT_VERSION = 1
 
@@ -40,6 +40,7 @@ def snapshot(rt: Runtime) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "ca": {"key_pem": rt.ca.key_pem, "cert_pem": rt.ca.cert_pem},
         "signing_key_pem": rt.signing_key_pem,
+        "oidc_key_pem": rt.tokens.oidc.key_pem,
         "seed": rt.seed.model_dump(mode="json"),
         "clock": {
             "now": rt.clock.now().isoformat(),
@@ -99,7 +100,8 @@ def _tenant_in(d: dict[str, Any]) -> Tenant:
     for g in d["groups"]:
         t.add_group(Group(**g))
     for a in d["apps"]:
-        app = AppRegistration(**a)
+        federated = [FederatedCredential(**f) for f in a.pop("federated_credentials", [])]
+        app = AppRegistration(**a, federated_credentials=federated)
         t.apps[app.client_id.lower()] = app
     t.user_mappings = d["user_mappings"]
     t.group_mappings = d["group_mappings"]
@@ -150,7 +152,7 @@ def restore(data: dict[str, Any], token_lifetime: int) -> Runtime:
         behaviour=Behaviour.model_validate(data["behaviour"]),
         engine=EngineSettings.model_validate(data["engine"]),
         faults=FaultInjector(Faults.model_validate(data["faults"])),
-        tokens=TokenService(data["signing_key_pem"], token_lifetime),
+        tokens=TokenService(data["signing_key_pem"], token_lifetime, data.get("oidc_key_pem")),
         ca=CertificateAuthority(data["ca"]["key_pem"], data["ca"]["cert_pem"]),
         signing_key_pem=data["signing_key_pem"],
         initial_speed=float(data.get("initial_speed", 1.0)),

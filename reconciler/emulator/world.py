@@ -20,6 +20,11 @@ ID_NAMESPACE = uuid.UUID("2f0b6d3c-7a4e-4b59-9c31-5e0c2d9a8b17")
 READ_ROLE = "SharePointCrossTenantMigration.Read.All"
 MANAGE_ROLE = "SharePointCrossTenantMigration.Manage.All"
 KNOWN_ROLES = (READ_ROLE, MANAGE_ROLE)
+# Workload identity federation: the audience Entra expects in external tokens, and the default world's credential.
+TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
+OWN_ISSUER = "emulator"  # stands for this emulator's own OIDC issuer, {control_url}/oidc, whatever its port
+DEFAULT_FEDERATED_NAME = "emulator-ci"
+DEFAULT_FEDERATED_SUBJECT = "repo:contoso/migration:ref:refs/heads/main"
 
 
 def stable_id(*parts: str) -> str:
@@ -57,6 +62,16 @@ class Group:
 
 
 @dataclass
+class FederatedCredential:
+    """A federated identity credential: tokens of ``issuer`` about ``subject`` for one of ``audiences``."""
+
+    name: str
+    issuer: str  # an issuer URL, or OWN_ISSUER for this emulator's own issuer
+    subject: str
+    audiences: list[str]
+
+
+@dataclass
 class AppRegistration:
     client_id: str
     display_name: str
@@ -64,6 +79,7 @@ class AppRegistration:
     roles: list[str]
     # SHA-1 thumbprint (hex, upper case) -> certificate PEM
     certificates: dict[str, str] = field(default_factory=dict)
+    federated_credentials: list[FederatedCredential] = field(default_factory=list)
 
     @property
     def service_principal_id(self) -> str:
@@ -245,11 +261,33 @@ class SeedGroup(_Seed):
     migration_error: str | None = None
 
 
+class SeedFederatedCredential(_Seed):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,119}$")
+    issuer: str = Field(min_length=1, description="An issuer URL, or `emulator` for the emulator's own issuer.")
+    subject: str = Field(min_length=1, max_length=600)
+    audiences: list[str] = Field(default_factory=lambda: [TOKEN_EXCHANGE_AUDIENCE], min_length=1, max_length=1)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        if value != OWN_ISSUER and not value.startswith("https://"):
+            raise ValueError(f"an issuer is an https:// URL or {OWN_ISSUER!r} (this emulator's own issuer)")
+        return value
+
+    def build(self) -> FederatedCredential:
+        return FederatedCredential(self.name, self.issuer, self.subject, list(self.audiences))
+
+
+def _default_federated() -> list[SeedFederatedCredential]:
+    return [SeedFederatedCredential(name=DEFAULT_FEDERATED_NAME, issuer=OWN_ISSUER, subject=DEFAULT_FEDERATED_SUBJECT)]
+
+
 class SeedApp(_Seed):
     client_id: uuid.UUID | None = None
     client_secret: str | None = None
     display_name: str = "reconciler"
     roles: list[str] = Field(default_factory=lambda: list(KNOWN_ROLES))
+    federated_credentials: list[SeedFederatedCredential] = Field(default_factory=_default_federated, max_length=20)
 
 
 class SeedGenerate(_Seed):
@@ -358,7 +396,11 @@ def build_tenant(spec: SeedTenant, existing: Tenant | None = None) -> Tenant:
         for index, a in enumerate(spec.apps):
             client_id = str(a.client_id) if a.client_id else stable_id("app", tenant.name, str(index))
             tenant.apps[client_id.lower()] = AppRegistration(
-                client_id, a.display_name, [a.client_secret or secrets.token_urlsafe(30)], list(a.roles)
+                client_id,
+                a.display_name,
+                [a.client_secret or secrets.token_urlsafe(30)],
+                list(a.roles),
+                federated_credentials=[f.build() for f in a.federated_credentials],
             )
     return tenant
 
