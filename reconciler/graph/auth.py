@@ -12,7 +12,7 @@ import asyncio
 import ssl
 import threading
 import time
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,14 @@ import httpx
 import msal
 
 from reconciler.atomic import atomic_write_text
-from reconciler.graph.config import Certificate, ClientSecret, DeviceCode, ManagedIdentity, TenantConnection
+from reconciler.graph.config import (
+    Certificate,
+    ClientSecret,
+    DeviceCode,
+    ManagedIdentity,
+    TenantConnection,
+    WorkloadIdentity,
+)
 from reconciler.graph.errors import AuthenticationError
 
 REFRESH_MARGIN = 300.0  # seconds of remaining lifetime below which a token is renewed
@@ -38,6 +45,7 @@ class MsalHttpClient:
 
     def __init__(self, verify: ssl.SSLContext, timeout: float = 30.0) -> None:
         self._client = httpx.Client(verify=verify, timeout=timeout)
+        self.last_status: int | None = None  # of the last POST (the token request), for error messages
 
     def get(self, url: str, params: Any = None, headers: Any = None, **kwargs: Any) -> httpx.Response:
         return self._client.get(url, params=params, headers=headers)
@@ -48,8 +56,11 @@ class MsalHttpClient:
         if isinstance(data, dict):
             # msal passes the client assertion as bytes; httpx would send their repr, so decode them.
             form = {k: v.decode("ascii") if isinstance(v, bytes) else v for k, v in data.items()}
-            return self._client.post(url, params=params, data=form, headers=headers)
-        return self._client.post(url, params=params, content=data, headers=headers)
+            response = self._client.post(url, params=params, data=form, headers=headers)
+        else:
+            response = self._client.post(url, params=params, content=data, headers=headers)
+        self.last_status = response.status_code
+        return response
 
     def close(self) -> None:
         self._client.close()
@@ -95,6 +106,14 @@ class TokenProvider:
                     instance_discovery=_instance_discovery(conn),
                     **common,
                 )
+            elif isinstance(cred, WorkloadIdentity):
+                self._app = msal.ConfidentialClientApplication(
+                    cred.client_id,
+                    client_credential={"client_assertion": _federated_assertion(conn.role, cred)},
+                    authority=conn.authority,
+                    instance_discovery=_instance_discovery(conn),
+                    **common,
+                )
             elif isinstance(cred, ManagedIdentity):
                 identity: Any = (
                     msal.UserAssignedManagedIdentity(client_id=cred.client_id)
@@ -134,9 +153,23 @@ class TokenProvider:
             error = result.get("error", "unknown_error") if isinstance(result, dict) else "unknown_error"
             description = result.get("error_description", "") if isinstance(result, dict) else ""
             first_line = str(description).splitlines()[0] if description else ""
+            # The request that failed, so the line says where: the authority's token endpoint.
+            if isinstance(cred, ManagedIdentity):
+                raise AuthenticationError(
+                    f"{conn.role} tenant {conn.tenant_id}: {error}: {first_line}".rstrip(": "), code=str(error)
+                )
+            # One line naming the request that failed: POST {token endpoint} -> {status} {error}: ...
+            # msal replays a refused request's answer for a while without sending it again; then the status
+            # is the one OAuth gives that error (RFC 6749 5.2: 401 for invalid_client, else 400).
+            status = self._http.last_status
+            if status is None or status < 400:
+                status = 401 if error == "invalid_client" else 400
             raise AuthenticationError(
-                f"{conn.role} tenant {conn.tenant_id}: {error}: {first_line}".rstrip(": "),
+                f"{conn.role} tenant {conn.tenant_id}: {first_line or error}",
                 code=str(error),
+                method="POST",
+                path=_token_url(conn),
+                status=status,
             )
         self._token = str(result["access_token"])
         self._expires_at = time.time() + float(result.get("expires_in", 3599))
@@ -187,6 +220,10 @@ class TokenProvider:
         return f"TokenProvider(role={self.connection.role!r}, tenant={self.connection.tenant_id!r})"
 
 
+def _token_url(conn: TenantConnection) -> str:
+    return f"{conn.authority}/oauth2/v2.0/token"
+
+
 def _instance_discovery(conn: TenantConnection) -> bool:
     # Instance discovery asks login.microsoftonline.com about the authority; only meaningful there.
     return conn.authority_base_url.lower().startswith("https://login.microsoftonline.com")
@@ -203,6 +240,31 @@ def _certificate_credential(cred: Certificate) -> dict[str, Any]:
     if cred.password is not None:
         credential["passphrase"] = cred.password.get_secret_value()
     return credential
+
+
+def _local_error(message: str) -> AuthenticationError:
+    """A sign-in that failed before any request was sent: no HTTP status in the message."""
+    error = AuthenticationError(message)
+    object.__setattr__(error, "status", None)  # AuthenticationError says 401 otherwise
+    return error
+
+
+def _federated_assertion(role: str, cred: WorkloadIdentity) -> Callable[[], str]:
+    """msal calls this for every token request: the file is read fresh, as CI rotates it in place."""
+    where = f"the federated token file {cred.token_file}" + (
+        f" (named by {cred.token_file_env})" if cred.token_file_env else ""
+    )
+
+    def read() -> str:
+        try:
+            token = cred.token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise _local_error(f"{role} tenant: cannot read {where}: {exc.strerror}") from None
+        if not token:
+            raise _local_error(f"{role} tenant: {where} is empty")
+        return token
+
+    return read
 
 
 class GraphAuth(httpx.Auth):

@@ -45,6 +45,17 @@ class ManagedIdentity:
 
 
 @dataclass(frozen=True)
+class WorkloadIdentity:
+    """Workload identity federation: an external OIDC token (GitHub Actions, Azure DevOps, AKS) in
+    ``token_file`` is the client assertion. The file is read on every token request (CI tokens live
+    minutes and are rotated in place); ``token_file_env`` names where the path came from, for messages."""
+
+    client_id: str
+    token_file: Path
+    token_file_env: str | None = None
+
+
+@dataclass(frozen=True)
 class DeviceCode:
     """Delegated sign-in: the user opens a URL and types a code; ``prompt`` shows them the message."""
 
@@ -52,7 +63,7 @@ class DeviceCode:
     prompt: Callable[[str], None] = field(default=print, compare=False)
 
 
-Credential = ClientSecret | Certificate | ManagedIdentity | DeviceCode
+Credential = ClientSecret | Certificate | ManagedIdentity | WorkloadIdentity | DeviceCode
 
 
 def _is_loopback(host: str) -> bool:

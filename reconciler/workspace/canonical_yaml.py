@@ -36,6 +36,7 @@ from reconciler.workspace.config import (
     DeviceCodeCredential,
     EmulatorCredential,
     ManagedIdentityCredential,
+    WorkloadIdentityCredential,
     WorkspaceConfig,
 )
 
@@ -51,6 +52,7 @@ _CREDENTIALS: dict[str, type[BaseModel]] = {
     "client_secret": ClientSecretCredential,
     "certificate": CertificateCredential,
     "managed_identity": ManagedIdentityCredential,
+    "workload_identity": WorkloadIdentityCredential,
     "device_code": DeviceCodeCredential,
     "emulator": EmulatorCredential,
 }

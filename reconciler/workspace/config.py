@@ -1,8 +1,9 @@
 """The model of ``reconciler.yaml``: tenants, credentials by reference, endpoints, state backend, defaults.
 
 Secrets never appear in this file. Credentials name where a secret lives (an environment variable, a
-file, a certificate and its password's environment variable), or say "managed identity" / "device
-code", or come from an emulator connection file. Field order is the canonical order ``fmt`` writes.
+file, a certificate and its password's environment variable, the file of a federated token), or say
+"managed identity" / "device code", or come from an emulator connection file. Field order is the
+canonical order ``fmt`` writes.
 """
 
 from __future__ import annotations
@@ -70,6 +71,19 @@ class ManagedIdentityCredential(ConfigModel):
     client_id: Guid | None = None
 
 
+class WorkloadIdentityCredential(ConfigModel):
+    """Workload identity federation: an OIDC token of the CI system (GitHub Actions, Azure DevOps, AKS) is
+    exchanged for a Graph token; the app registration trusts that issuer and subject. No secret anywhere."""
+
+    type: Literal["workload_identity"]
+    client_id: Guid
+    token_file_env: EnvVarName = Field(
+        "AZURE_FEDERATED_TOKEN_FILE",
+        description="Environment variable naming the file that holds the external token (audience "
+        "api://AzureADTokenExchange); the file is read again on every token request.",
+    )
+
+
 class DeviceCodeCredential(ConfigModel):
     """Delegated sign-in with a device code (interactive use)."""
 
@@ -87,6 +101,7 @@ Credentials = Annotated[
     ClientSecretCredential
     | CertificateCredential
     | ManagedIdentityCredential
+    | WorkloadIdentityCredential
     | DeviceCodeCredential
     | EmulatorCredential,
     Field(discriminator="type"),

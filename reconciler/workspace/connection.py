@@ -1,7 +1,8 @@
 """Resolve a workspace's credential references into the Graph layer's ``TenantConnection``s, at run time.
 
 ``reconciler.yaml`` only names where secrets live; this module reads the environment variables, secret
-files, certificate paths or emulator connection file it names, just before they are needed. Secret
+files, certificate paths, federated token files or emulator connection file it names, just before they are
+needed. Secret
 values are ``SecretStr`` (their repr is masked) and are never written anywhere by this package.
 """
 
@@ -22,6 +23,7 @@ from reconciler.graph.config import (
     DeviceCode,
     ManagedIdentity,
     TenantConnection,
+    WorkloadIdentity,
 )
 from reconciler.spec.diagnostics import Diagnostics
 from reconciler.workspace.config import (
@@ -30,6 +32,7 @@ from reconciler.workspace.config import (
     DeviceCodeCredential,
     ManagedIdentityCredential,
     TenantConfig,
+    WorkloadIdentityCredential,
 )
 from reconciler.workspace.emulator_file import EmulatorConnection, EmulatorTenant, read_emulator_connection
 from reconciler.workspace.loader import Workspace
@@ -125,9 +128,32 @@ def _credential(
         return Certificate(ref.client_id, path, SecretStr(_env(role, password, env)) if password else None)
     if isinstance(ref, ManagedIdentityCredential):
         return ManagedIdentity(ref.client_id)
+    if isinstance(ref, WorkloadIdentityCredential):
+        return _workload_identity(role, ref, env)
     if isinstance(ref, DeviceCodeCredential):
         return DeviceCode(ref.client_id)
     raise CredentialError(f"{role}: unsupported credential type {ref.type}")  # pragma: no cover
+
+
+def _workload_identity(role: str, ref: WorkloadIdentityCredential, env: Mapping[str, str]) -> WorkloadIdentity:
+    """Checks now that the token file is there and not empty; the token itself is read again at each sign-in."""
+    name = ref.token_file_env
+    value = env.get(name, "")
+    if not value:
+        raise CredentialError(
+            f"{role}: environment variable {name} is not set; it must name the file holding the federated "
+            "token (the CI step that fetches the OIDC token writes it)"
+        )
+    path = Path(value).expanduser().absolute()
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise CredentialError(
+            f"{role}: cannot read the federated token file {path} (named by {name}): {exc.strerror}"
+        ) from None
+    if not token:
+        raise CredentialError(f"{role}: the federated token file {path} (named by {name}) is empty")
+    return WorkloadIdentity(ref.client_id, path, name)
 
 
 def _env(role: str, name: str, env: Mapping[str, str]) -> str:

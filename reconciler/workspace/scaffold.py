@@ -47,6 +47,10 @@ source:
   #   certificate_password_env: CONTOSO_CERT_PASSWORD
   # or
   #   type: managed_identity
+  # or (CI without secrets: GitHub Actions / Azure DevOps OIDC, see docs/workspace.md)
+  #   type: workload_identity
+  #   client_id: 00000000-0000-0000-0000-000000000000
+  #   token_file_env: AZURE_FEDERATED_TOKEN_FILE
 target:
   name: fabrikam
   tenant_id: 209a1d2e-6cb2-5501-a039-58b1392b7c3d
