@@ -243,3 +243,32 @@ def test_the_issuer_documents_need_no_control_key_but_minting_does(tmp_path: Pat
         assert minted.status_code == 200
     finally:
         stop_emulator(proc)
+
+
+def test_federated_credentials_and_the_issuer_key_survive_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+
+    def kid_and_credentials(conn: dict[str, Any], add: bool) -> tuple[str, list[dict[str, Any]]]:
+        emu = Emulator(conn)
+        try:
+            jwks = emu.control("GET", "/oidc/.well-known/jwks")
+            url = f"/tenants/{emu.source['tenant_id']}/apps/{emu.source['client_id']}/federated-credentials"
+            if add:
+                emu.control("PUT", f"{url}/deploy", {"issuer": "emulator", "subject": "repo:a/b:environment:prod"})
+            creds: list[dict[str, Any]] = emu.control("GET", url)["value"]
+            assert "access_token" in _msal(emu, "source", external_token(emu, "repo:a/b:environment:prod"))
+            return str(jwks["keys"][0]["kid"]), [{k: v for k, v in c.items() if k != "issuer"} for c in creds]
+        finally:
+            emu.close()
+
+    proc, conn = start_emulator(tmp_path, "--state", str(state))
+    try:
+        first = kid_and_credentials(conn, add=True)
+    finally:
+        stop_emulator(proc)
+    proc, conn = start_emulator(tmp_path, "--state", str(state))
+    try:
+        assert kid_and_credentials(conn, add=False) == first
+    finally:
+        stop_emulator(proc)
+    assert [c["name"] for c in first[1]] == ["emulator-ci", "deploy"]
