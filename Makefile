@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install azurite demo test check lint types pytest bench bench-graph bench-spec schemas clean
+.PHONY: install azurite demo test check lint types pytest bench bench-graph bench-spec bench-export schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ bench-graph: install
 
 bench-spec: install
 	$(PY) bench/spec_load.py
+
+bench-export: install
+	$(PY) bench/export_adopt.py
 
 schemas: install
 	$(PY) -m reconciler.workspace.schema
