@@ -21,7 +21,7 @@ from reconciler.graph.refresh import RefreshRequest
 from reconciler.observed import Observed
 from reconciler.planning import Meter, NoMeter, refresh_with_meter
 from reconciler.state.model import State
-from reconciler.workspace.canonical_yaml import format_spec
+from reconciler.workspace.canonical_yaml import format_spec, natural_parts
 from reconciler.workspace.connection import resolve_connection
 from reconciler.workspace.loader import Workspace
 
@@ -84,6 +84,9 @@ class ExportResult:
     mappings: int
     migrations: int
     absent: int  # keys with nothing to export
+    # Mappings the tenant holds without userType/groupType or sourceOrganizationId (Graph accepts partial
+    # mappings): the files give them the defaults, so adopting them writes those values (an update).
+    incomplete: int = 0
 
 
 def _request(keys: ExportKeys) -> RefreshRequest:
@@ -130,7 +133,10 @@ def render(observed: Observed, source_tenant_id: str) -> tuple[str, str]:
         "group": ("group_migrations", "source_mail_nickname", "target_mail_nickname"),
     }
     for kind, (section, source_field, target_field) in sections.items():
-        tasks = sorted((t for (k, _), t in observed.tasks.items() if k == kind), key=lambda t: t.key)
+        # The order fmt gives (natural), so the formatting below confirms it in one pass, not two.
+        tasks = sorted(
+            (t for (k, _), t in observed.tasks.items() if k == kind), key=lambda t: (natural_parts(t.key), t.key)
+        )
         if not tasks:
             continue
         lines.append(f"{section}:")
@@ -162,4 +168,7 @@ async def run_export(
     migrations = len(observed.tasks)
     found = set(observed.user_mappings) | set(observed.group_mappings) | {k for _, k in observed.tasks}
     all_keys = set(keys.upns) | set(keys.group_ids) | set(keys.site_urls) | set(keys.nicknames)
-    return ExportResult(targets, mappings, migrations, len(all_keys - found))
+    incomplete = sum(
+        1 for m in observed.user_mappings.values() if not (m.user_type and m.source_organization_id)
+    ) + sum(1 for g in observed.group_mappings.values() if not (g.group_type and g.source_organization_id))
+    return ExportResult(targets, mappings, migrations, len(all_keys - found), incomplete)

@@ -247,3 +247,9 @@ def export(workspace: str, keys_file: Path | None, out_dir: Path | None, force: 
         f"Export complete! {result.mappings} mappings, {result.migrations} migrations; "
         f"{result.absent} key{'' if result.absent == 1 else 's'} had nothing to export."
     )
+    if result.incomplete:
+        click.echo(
+            f"Note: {result.incomplete} mapping(s) in the tenant have no userType/groupType or "
+            "sourceOrganizationId; the exported files give them the defaults (regularUser or m365Group, the "
+            "source tenant id), so adopting them writes those values: the plan shows them as updates."
+        )

@@ -181,8 +181,12 @@ def _item_key(item: Any, field: str, canonical: Callable[[str], str]) -> tuple[i
     if not isinstance(value, str):
         return (1, [], "")
     key = canonical(value)
-    parts: list[str | int] = [int(p) if i % 2 else p for i, p in enumerate(re.split(r"(\d+)", key))]
-    return (0, parts, key)
+    return (0, natural_parts(key), key)
+
+
+def natural_parts(key: str) -> list[str | int]:
+    """``user2`` before ``user10``: digit runs compare as numbers."""
+    return [int(p) if i % 2 else p for i, p in enumerate(re.split(r"(\d+)", key))]
 
 
 def _config(data: Any) -> None:

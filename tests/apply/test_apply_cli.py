@@ -383,3 +383,32 @@ def test_state_commands_match_keys_without_regard_to_case(workspace: Path, emu: 
     removed = _cli("state", "rm", typed, "-w", str(workspace))
     assert removed.returncode == 0, removed.stderr
     assert f'user_mapping["user001@{emu.source["domain"]}"]' not in _cli("state", "list", "-w", str(workspace)).stdout
+
+
+def test_export_says_when_adopting_will_fill_in_what_a_partial_mapping_lacks(emu: Emulator, tmp_path: Path) -> None:
+    src = emu.source["domain"]
+    partial = {
+        "sourceUserIdentity": {"userPrincipalName": f"user003@{src}"},
+        "targetUserIdentity": {"userPrincipalName": f"user003@{emu.target['domain']}"},
+    }
+    written = emu.graph(
+        "PATCH",
+        "/solutions/sharePoint/migrations/crossOrganizationUserMappings",
+        "target",
+        json={"@context": "#$delta", "value": [partial]},
+    )
+    assert written.status_code == 200, written.text
+    emu.map_user(f"user004@{src}")
+    ws = tmp_path / "partial"
+    ws.mkdir()
+    shutil.copy(QUICKSTART / "reconciler.yaml", ws / "reconciler.yaml")
+    (ws / ".reconciler").mkdir()
+    (ws / ".reconciler" / "emulator.json").write_text(json.dumps(emu.conn))
+    keys = tmp_path / "keys.csv"
+    keys.write_text(f"user003@{src}\nuser004@{src}\n")
+    out = _cli("export", str(ws), "--keys", str(keys))
+    assert out.returncode == 0, out.stderr
+    assert "Note: 1 mapping(s) in the tenant have no userType" in out.stdout
+    plan = json.loads(_cli("plan", str(ws), "--format", "json").stdout)
+    actions = {c["address"]: c["domain_action"] for c in plan["resource_changes"]}
+    assert actions == {f'user_mapping["user003@{src}"]': "update", f'user_mapping["user004@{src}"]': "adopt"}
