@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,17 @@ def _request(keys: ExportKeys) -> RefreshRequest:
     return RefreshRequest(user_mappings=list(keys.upns), group_mappings=list(keys.group_ids), tasks=tasks)
 
 
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9._@/:+-]*")
+_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "y", "n", "null"}
+
+
+def _scalar(value: str) -> str:
+    """A live value as a YAML scalar that reads back as the same string (a nickname may be `yes` or `123`)."""
+    if _PLAIN.fullmatch(value) and value.lower() not in _YAML_WORDS and ": " not in value:
+        return value
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
+
+
 def render(observed: Observed, source_tenant_id: str) -> tuple[str, str]:
     """(identity-map CSV, YAML spec) for what was observed."""
     rows = io.StringIO()
@@ -141,9 +153,9 @@ def render(observed: Observed, source_tenant_id: str) -> tuple[str, str]:
             continue
         lines.append(f"{section}:")
         for t in tasks:
-            lines.append(f"  - {source_field}: {t.key}")
+            lines.append(f"  - {source_field}: {_scalar(t.key)}")
             if t.target:
-                lines.append(f"    {target_field}: {t.target}")
+                lines.append(f"    {target_field}: {_scalar(t.target)}")
             if t.preferred_start:
                 lines.append(f"    preferred_start: {t.preferred_start.isoformat().replace('+00:00', 'Z')}")
             if t.latest_start:

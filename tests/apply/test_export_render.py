@@ -48,3 +48,20 @@ def test_a_partial_live_mapping_is_exported_with_the_defaults() -> None:
     )
     csv_text, _ = render(Observed(user_mappings={partial.key: partial}), SOURCE)
     assert csv_text.strip() == f"User,{SOURCE},a@contoso.onmicrosoft.com,a@fabrikam.onmicrosoft.com,,regularUser"
+
+
+def test_live_values_that_yaml_would_read_as_something_else_stay_strings() -> None:
+    from dataclasses import replace
+
+    from reconciler.spec.diagnostics import Diagnostics
+    from reconciler.spec.yamlsource import load_yaml
+
+    base = replace(_task(1), kind="group", target=None)
+    odd = ["yes", "123", "null", "off", "#team", "a: b", "-x"]
+    tasks = {("group", name): replace(base, key=name, target=name) for name in odd}
+    _, spec = render(Observed(tasks=tasks), SOURCE)
+    doc = load_yaml(spec, "exported.yaml", Diagnostics())
+    assert doc is not None
+    read = [(m["source_mail_nickname"], m["target_mail_nickname"]) for m in doc.value["group_migrations"]]
+    assert sorted(read) == sorted((name, name) for name in odd)
+    assert format_spec(spec) == spec
