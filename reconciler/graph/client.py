@@ -143,6 +143,11 @@ class GraphClient:
     def stats(self) -> dict[str, int]:
         return dict(self.transport.stats)
 
+    async def sign_in(self, roles: Iterable[str] = (SOURCE, TARGET)) -> None:
+        """Get a token for each tenant now: a refused credential is one error for the run, not one per
+        object read with it. Raises ``AuthenticationError``."""
+        await asyncio.gather(*(self.transport.channels[role].provider.token() for role in dict.fromkeys(roles)))
+
     # -- identity mappings (target tenant) --------------------------------------------------------
 
     async def get_user_mapping(self, source_upn: str) -> UserIdentityMapping | None:

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from reconciler.graph.client import GraphClient, TaskKey, TaskKind
+from reconciler.graph.client import SOURCE, TARGET, GraphClient, TaskKey, TaskKind
 from reconciler.graph.errors import GraphError
 from reconciler.graph.models import (
     GroupIdentityMapping,
@@ -142,6 +142,8 @@ async def refresh(graph: GraphClient, request: RefreshRequest, progress: Progres
 
     known = [(kind, key, tid) for kind, key, tid in request.tasks if tid]
     unknown = [TaskKey(kind, key) for kind, key, tid in request.tasks if not tid]
+    roles = [TARGET] if request.user_mappings or request.group_mappings else []
+    await graph.sign_in([*roles, SOURCE] if request.tasks else roles)
     await asyncio.gather(users(), groups(), tasks_by_key(unknown), tasks_by_id(known))
     return observed
 

@@ -160,3 +160,17 @@ def test_a_converged_workspace_plans_no_changes(emu: Emulator, tmp_path: Path) -
     assert drifted.returncode == 2
     assert "changed outside of reconciler" in drifted.stdout
     assert f'"user002@{dst}" -> "user001@{dst}"' in drifted.stdout
+
+
+def test_a_refused_sign_in_is_one_error_for_the_run_not_one_per_object(workspace: Path, emu: Emulator) -> None:
+    connection = workspace / ".reconciler" / "emulator.json"
+    conn = json.loads(connection.read_text())
+    conn["tenants"]["target"]["client_secret"] = "not-the-secret"
+    connection.write_text(json.dumps(conn))
+    out = _cli("plan", str(workspace), "--detailed-exitcode")
+    assert out.returncode == 1
+    assert out.stdout == ""
+    errors = [line for line in out.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1, out.stderr
+    assert "AADSTS7000215" in errors[0]
+    assert f"target tenant {emu.target['tenant_id']}" in errors[0]
