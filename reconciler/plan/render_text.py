@@ -246,25 +246,31 @@ def group_changes(changes: Iterable[Change]) -> list[Group]:
 
 
 def summary_counts(plan: Plan) -> dict[str, int]:
-    """The summary line's buckets: a replace both cancels and starts; a validate is a (dry-run) start."""
+    """The summary line's buckets: a replace both cancels and starts; a validate-only pre-flight is its
+    own bucket, as apply's summary counts it ("N validated")."""
     c = plan.counts()
     return {
         "create": c["create"],
         "update": c["update"],
         "delete": c["delete"],
-        "start": c["start"] + c["restart"] + c["replace"] + c["validate"],
+        "start": c["start"] + c["restart"] + c["replace"],
         "cancel": c["cancel"] + c["replace"],
         "forget": c["forget"],
+        "validate": c["validate"],
         "adopt": c["adopt"],
     }
+
+
+_OPTIONAL = ("validate", "adopt")
 
 
 def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         return NO_CHANGES
     counts = summary_counts(plan)
-    # Adopt is appended only when used, like Terraform's "to import", so the usual line keeps its shape.
-    names = [n for n in counts if n != "adopt" or counts[n]]
+    # Validate and adopt are appended only when used, like Terraform's "to import", so the usual line
+    # keeps its shape.
+    names = [n for n in counts if n not in _OPTIONAL or counts[n]]
     return "Plan: " + ", ".join(f"{counts[n]} to {n}" for n in names) + "."
 
 

@@ -49,7 +49,7 @@ GOLDEN_CASES = [
 ]
 SUMMARY = re.compile(
     r"^Plan: (\d+) to create, (\d+) to update, (\d+) to delete, (\d+) to start, (\d+) to cancel, (\d+) to forget"
-    r"(?:, (\d+) to adopt)?\.$",
+    r"(?:, (\d+) to validate)?(?:, (\d+) to adopt)?\.$",
     re.MULTILINE,
 )
 
@@ -95,7 +95,7 @@ def test_the_summary_line_counts_what_the_plan_counts(name: str) -> None:
         counts["create"],
         counts["update"],
         counts["delete"],
-        counts["start"] + counts["restart"] + counts["replace"] + counts["validate"],
+        counts["start"] + counts["restart"] + counts["replace"],
         counts["cancel"] + counts["replace"],
         counts["forget"],
     ]
@@ -103,8 +103,9 @@ def test_the_summary_line_counts_what_the_plan_counts(name: str) -> None:
         found = SUMMARY.findall(out)
         assert len(found) == 1
         numbers = [int(n) if n else 0 for n in found[0]]
-        assert numbers == [*expected, counts["adopt"]]
-        assert (found[0][6] != "") == (counts["adopt"] > 0)
+        assert numbers == [*expected, counts["validate"], counts["adopt"]]
+        assert (found[0][6] != "") == (counts["validate"] > 0)
+        assert (found[0][7] != "") == (counts["adopt"] > 0)
     assert md.splitlines()[0] == SUMMARY.search(md).group(0)  # type: ignore[union-attr]
 
 
