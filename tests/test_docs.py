@@ -24,11 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMANDS_MD = ROOT / "docs" / "commands.md"
 LINKED_DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
-# Pages that other work in progress (issue 7) is writing. Links to them are not checked while they
-# do not exist; test_in_progress_page_has_landed reports them as skipped until they do. Remove this
-# set (and that test) once both pages are in the repository.
-IN_PROGRESS_PAGES = frozenset({"docs/pr-workflow.md"})
-
 
 # --- the click tree ---------------------------------------------------------------------------------
 
@@ -215,7 +210,7 @@ def _broken(source: Path, target: str) -> str | None:
         return "points outside the repository"
     relative = resolved.relative_to(ROOT).as_posix()
     if not resolved.exists():
-        return None if relative in IN_PROGRESS_PAGES else f"{relative} does not exist"
+        return f"{relative} does not exist"
     if anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved):
         return f"{relative} has no heading with the anchor #{anchor}"
     return None
@@ -229,12 +224,6 @@ def test_relative_links_resolve(source: Path) -> None:
         if (why := _broken(source, target)) is not None
     ]
     assert not problems, "broken links:\n" + "\n".join(problems)
-
-
-@pytest.mark.parametrize("page", sorted(IN_PROGRESS_PAGES))
-def test_in_progress_page_has_landed(page: str) -> None:
-    if not (ROOT / page).exists():
-        pytest.skip(f"{page} is being written; links to it are not checked until it exists")
 
 
 def test_the_link_checker_sees_links_and_anchors(tmp_path: Path) -> None:
