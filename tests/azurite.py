@@ -20,6 +20,8 @@ from pathlib import Path
 
 from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
 
+from tests.conftest import stop_emulator
+
 ROOT = Path(__file__).resolve().parents[1]
 # The well-known development account every Azurite has (published in Microsoft's docs; not a secret).
 ACCOUNT = "devstoreaccount1"
@@ -103,12 +105,7 @@ def running_azurite(workdir: Path) -> Iterator[Azurite]:
             try:
                 yield Azurite(port)
             finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_emulator(proc)
             return
         proc.kill()
         proc.wait()

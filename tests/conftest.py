@@ -90,7 +90,20 @@ def start_emulator(workdir: Path, *args: str, wait: float = 30.0) -> tuple[subpr
     raise RuntimeError("emulator did not write its connection file in time")
 
 
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``reconciler ARGS`` in a subprocess, no terminal on stdin; ``env`` adds to the environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+
+
 def stop_emulator(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server subprocess (the emulator, Azurite) with SIGTERM, then SIGKILL if it lingers."""
     proc.terminate()
     try:
         proc.wait(timeout=15)

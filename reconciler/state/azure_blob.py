@@ -49,7 +49,8 @@ from reconciler.state.model import State, StateError
 from reconciler.workspace.config import AzureBlobStateConfig
 
 _PREFIX = "reconcilerlock"  # metadata keys: reconcilerlockid, reconcilerlockwho, ...
-_FIELDS = ("id", "operation", "who", "pid", "host", "created")
+# metadata key suffix -> LockInfo's JSON field
+_FIELDS = {"id": "ID", "operation": "Operation", "who": "Who", "pid": "PID", "host": "Host", "created": "Created"}
 _LEASE_LOST = {
     "LeaseIdMismatchWithBlobOperation",
     "LeaseNotPresentWithBlobOperation",
@@ -333,20 +334,14 @@ def _parse(data: bytes, location: str) -> State:
 
 def _metadata(info: LockInfo) -> dict[str, str]:
     values = info.to_json()
-    return {
-        f"{_PREFIX}{name}": quote(str(values[key]), safe="@:.-_ ()")
-        for name, key in zip(_FIELDS, ("ID", "Operation", "Who", "PID", "Host", "Created"), strict=True)
-    }
+    return {f"{_PREFIX}{name}": quote(str(values[key]), safe="@:.-_ ()") for name, key in _FIELDS.items()}
 
 
 def _lock_info(metadata: dict[str, str]) -> LockInfo:
     lowered = {k.lower(): unquote(v) for k, v in metadata.items()}
     if f"{_PREFIX}id" not in lowered:
         return LockInfo("unknown (a lease taken outside reconciler)", "unknown", "unknown", 0, "unknown", "unknown")
-    values: dict[str, Any] = {
-        key: lowered.get(f"{_PREFIX}{name}", "unknown")
-        for name, key in zip(_FIELDS, ("ID", "Operation", "Who", "PID", "Host", "Created"), strict=True)
-    }
+    values: dict[str, Any] = {key: lowered.get(f"{_PREFIX}{name}", "unknown") for name, key in _FIELDS.items()}
     try:
         values["PID"] = int(values["PID"])
     except ValueError:

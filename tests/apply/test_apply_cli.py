@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Emulator
+from tests.conftest import Emulator, run_cli
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 
@@ -24,14 +24,7 @@ def workspace(quickstart_workspace: Path) -> Path:
     return quickstart_workspace
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-    )
+_cli = run_cli
 
 
 def _tasks_by_source(emu: Emulator) -> dict[str, int]:

@@ -13,20 +13,12 @@ from typing import Any
 from azure.storage.blob import BlobClient
 
 from reconciler.state.azure_blob import AzureBlobBackend
-from tests.conftest import Emulator
+from tests.conftest import Emulator, run_cli
 
 LOCAL_STATE = "state:\n  backend: local\n  path: .reconciler/state.json\n"
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-    )
+_cli = run_cli
 
 
 def _use_blob(workspace: Path, container: str) -> None:
