@@ -35,6 +35,7 @@ class ApplyOptions:
     parallelism: int = 10
     allow_destroy: bool = False
     selection: Selection = field(default_factory=Selection)
+    override_mapping_holds: bool = False
 
 
 @dataclass
@@ -110,7 +111,7 @@ async def run_apply(
                     )
                 result = saved.plan
             else:
-                ctx = context(ws, connection)
+                ctx = context(ws, connection, override_mapping_holds=options.override_mapping_holds)
                 request = refresh_request(ws.desired, state, options.selection)
                 observed = await refresh_with_meter(graph, request, meter)
                 result = plan(ws.desired, observed, state, ctx, options.selection)

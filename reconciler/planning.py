@@ -6,6 +6,7 @@ renders and sets the exit code.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, cast
@@ -16,7 +17,7 @@ from reconciler.graph.refresh import RefreshRequest, refresh
 from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import TASK_KINDS, PlanContext, Selection, plan
-from reconciler.spec.desired import GROUP_MAPPING, USER_MAPPING, Desired, address
+from reconciler.spec.desired import GROUP_MAPPING, USER_MAPPING, USER_MIGRATION, Desired, address
 from reconciler.state.model import State
 from reconciler.workspace.connection import Connection, resolve_connection
 from reconciler.workspace.loader import Workspace
@@ -54,10 +55,16 @@ class PlanOptions:
     refresh: bool = True
     selection: Selection = field(default_factory=Selection)
     parallelism: int = 10
+    override_mapping_holds: bool = False
 
 
 def refresh_request(desired: Desired, state: State, selection: Selection) -> RefreshRequest:
-    """Every address in desired state and in state (narrowed by the selection), by kind."""
+    """Every address in desired state and in state (narrowed by the selection), by kind.
+
+    A selected mapping that state manages and the spec no longer declares may be deleted, and whether
+    that deletion is held depends on every migration in flight: then every managed task is read too,
+    selected or not, and the OneDrive task of each such user mapping's own source.
+    """
     request = RefreshRequest()
     managed: dict[str, dict[str, str | None]] = {}
     for resource in state.resources.values():
@@ -66,6 +73,13 @@ def refresh_request(desired: Desired, state: State, selection: Selection) -> Ref
     request.user_mappings = sorted(k for k in user_keys if selection(address(USER_MAPPING, k)))
     group_keys = set(desired.group_mappings) | set(managed.get(GROUP_MAPPING, {}))
     request.group_mappings = sorted(k for k in group_keys if selection(address(GROUP_MAPPING, k)))
+    removed_users = [
+        k for k in request.user_mappings if k in managed.get(USER_MAPPING, {}) and k not in desired.user_mappings
+    ]
+    removed_groups = [
+        k for k in request.group_mappings if k in managed.get(GROUP_MAPPING, {}) and k not in desired.group_mappings
+    ]
+    deleting = bool(removed_users or removed_groups)
     wanted: dict[str, Mapping[str, object]] = {
         "user_migration": desired.user_migrations,
         "site_migration": desired.site_migrations,
@@ -73,8 +87,9 @@ def refresh_request(desired: Desired, state: State, selection: Selection) -> Ref
     }
     for kind, items in wanted.items():
         known = managed.get(kind, {})
-        for key in sorted(set(items) | set(known)):
-            if selection(address(kind, key)):
+        own = removed_users if kind == USER_MIGRATION else []
+        for key in sorted(set(items) | set(known) | set(own)):
+            if selection(address(kind, key)) or (deleting and (key in known or key in own)):
                 request.tasks.append((cast(TaskKind, TASK_KINDS[kind]), key, known.get(key)))
     return request
 
@@ -123,14 +138,18 @@ def observed_from_state(state: State) -> Observed:
     return observed
 
 
-def context(workspace: Workspace, connection: Connection | None) -> PlanContext:
+def context(
+    workspace: Workspace, connection: Connection | None, *, override_mapping_holds: bool = False
+) -> PlanContext:
     source = (workspace.source.tenant_id if workspace.source else None) or (
         connection.source.tenant_id if connection else ""
     )
     target = (workspace.target.tenant_id if workspace.target else None) or (
         connection.target.tenant_id if connection else ""
     )
-    return PlanContext(source_tenant_id=source or "", target_tenant_id=target or "")
+    return PlanContext(
+        source_tenant_id=source or "", target_tenant_id=target or "", override_mapping_holds=override_mapping_holds
+    )
 
 
 async def run_plan(
@@ -138,17 +157,13 @@ async def run_plan(
 ) -> tuple[Plan, PlanContext]:
     """Refresh (unless told not to) and plan. Raises ``CredentialError`` or ``GraphError`` on failure."""
     if not options.refresh:
-        ctx = context(workspace, None)
+        ctx = context(workspace, None, override_mapping_holds=options.override_mapping_holds)
         observed = observed_from_state(state)
         return plan(
-            workspace.desired,
-            observed,
-            state,
-            PlanContext(ctx.source_tenant_id, ctx.target_tenant_id, refreshed=False),
-            options.selection,
+            workspace.desired, observed, state, dataclasses.replace(ctx, refreshed=False), options.selection
         ), ctx
     connection = resolve_connection(workspace)
-    ctx = context(workspace, connection)
+    ctx = context(workspace, connection, override_mapping_holds=options.override_mapping_holds)
     settings = GraphSettings(max_concurrency=options.parallelism)
     async with GraphClient(connection.source, connection.target, settings) as graph:
         request = refresh_request(workspace.desired, state, options.selection)

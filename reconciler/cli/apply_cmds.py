@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from reconciler.applying import ApplyOptions, ApplyRefused, event_line, run_apply
-from reconciler.cli.plan_cmds import render, use_color
+from reconciler.cli.plan_cmds import OVERRIDE_HOLDS_OPTION, render, use_color
 from reconciler.cli.progress import Meter
 from reconciler.cli.state_cmds import WORKSPACE_OPTION, read_state
 from reconciler.cli.state_cmds import failure as state_failure
@@ -20,6 +20,7 @@ from reconciler.graph.errors import GraphError
 from reconciler.plan import planfile
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import Selection
+from reconciler.plan.render_text import NO_CHANGES
 from reconciler.state.model import StateError
 from reconciler.workspace.connection import CredentialError
 from reconciler.workspace.loader import load_workspace
@@ -69,6 +70,7 @@ def _plan_workspace(recorded: str | None, given: str | None) -> str:
 )
 @click.option("--target", "targets", multiple=True, metavar="ADDR", help="Only these addresses (globs).")
 @click.option("--exclude", "excludes", multiple=True, metavar="ADDR", help="Leave these addresses out (globs).")
+@OVERRIDE_HOLDS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Stream NDJSON events instead of text.")
 @click.option(
     "--workspace",
@@ -86,15 +88,17 @@ def apply(
     allow_destroy: bool,
     targets: tuple[str, ...],
     excludes: tuple[str, ...],
+    override_mapping_holds: bool,
     as_json: bool,
     workspace: str | None,
 ) -> None:
     """Carry out the plan: mapping writes, then task starts and cancels; state saved as work completes."""
     saved = None
     if target.is_file():
-        if targets or excludes:
+        if targets or excludes or override_mapping_holds:
             raise click.UsageError(
-                "--target and --exclude choose what to plan; a saved plan is applied whole (plan again with them)"
+                "--target, --exclude and --override-mapping-holds choose what to plan; a saved plan is applied "
+                "whole (plan again with them)"
             )
         try:
             saved = planfile.load(target)
@@ -128,6 +132,7 @@ def apply(
         parallelism=parallelism,
         allow_destroy=allow_destroy,
         selection=Selection(targets, excludes),
+        override_mapping_holds=override_mapping_holds,
     )
     try:
         outcome = asyncio.run(run_apply(ws, options, confirm, emit, saved, Meter(enabled=not as_json)))
@@ -139,8 +144,11 @@ def apply(
         if outcome.plan.has_changes:
             click.echo("Apply cancelled.")
             sys.exit(1)  # as Terraform: a script must not mistake a declined apply for a done one
+        elif outcome.plan.converged:
+            click.echo(NO_CHANGES)
         else:
-            click.echo("No changes. Your tenants match the configuration.")
+            # Nothing to apply, but held deletions or impossible edits: never claim the tenants match.
+            click.echo(render(outcome.plan, "text", color=use_color(False), compact=False, artifact=None).rstrip())
         return
     report = outcome.report
     if as_json:

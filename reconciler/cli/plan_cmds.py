@@ -1,6 +1,7 @@
 """``reconciler plan`` and ``reconciler show``: thin commands over ``reconciler.planning``.
 
-Exit codes (Terraform's): 0 success; 1 error; with ``--detailed-exitcode``, 2 when changes are present.
+Exit codes (Terraform's): 0 success; 1 error; with ``--detailed-exitcode``, 2 when changes are present
+or the spec asks for edits the service cannot carry out (``Plan.pending``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ from reconciler.workspace.connection import CredentialError
 from reconciler.workspace.loader import load_workspace
 
 FORMATS = click.Choice(["text", "markdown", "json"])
+OVERRIDE_HOLDS_OPTION = click.option(
+    "--override-mapping-holds",
+    is_flag=True,
+    help="Delete identity mappings removed from the spec even while migrations that may use them are queued "
+    "or in progress (held otherwise). The plan records it; review with care.",
+)
 
 
 def use_color(no_color: bool) -> bool:
@@ -56,6 +63,7 @@ def render(plan: Plan, output: str, *, color: bool, compact: bool, artifact: str
     help="Plan only these addresses (globs, repeatable), e.g. 'user_migration[*]'.",
 )
 @click.option("--exclude", "excludes", multiple=True, metavar="ADDR", help="Leave these addresses out (globs).")
+@OVERRIDE_HOLDS_OPTION
 @click.option(
     "--parallelism", default=10, show_default=True, type=click.IntRange(1, 64), help="Requests in flight at once."
 )
@@ -75,6 +83,7 @@ def plan(
     refresh: bool,
     targets: tuple[str, ...],
     excludes: tuple[str, ...],
+    override_mapping_holds: bool,
     parallelism: int,
     output: str,
     compact: bool,
@@ -89,7 +98,12 @@ def plan(
             click.echo(diagnostic.render(), err=True)
         raise click.ClickException("the workspace has errors; nothing was planned")
     state = read_state(ws)
-    options = PlanOptions(refresh=refresh, selection=Selection(targets, excludes), parallelism=parallelism)
+    options = PlanOptions(
+        refresh=refresh,
+        selection=Selection(targets, excludes),
+        parallelism=parallelism,
+        override_mapping_holds=override_mapping_holds,
+    )
     try:
         result, ctx = asyncio.run(run_plan(ws, state, options, Meter(enabled=output == "text")))
     except (CredentialError, GraphError) as exc:
@@ -110,7 +124,7 @@ def plan(
         )
     if result.errored:
         sys.exit(1)
-    if detailed_exitcode and result.has_changes:
+    if detailed_exitcode and result.pending:
         sys.exit(2)
 
 

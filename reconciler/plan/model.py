@@ -1,8 +1,8 @@
 """The plan: ordered changes with reasons, drift, diagnostics and the evidence it was computed from.
 
 ``Plan.to_json`` is the one serializer. The JSON document (``format_version``, ``resource_changes``,
-``resource_drift``, ``diagnostics``) is what ``-out`` saves and what every renderer reads, so text,
-Markdown and JSON cannot disagree.
+``resource_drift``, ``impossible_edits``, ``diagnostics``) is what ``-out`` saves and what every
+renderer reads, so text, Markdown and JSON cannot disagree.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-FORMAT_VERSION = "1.0"
+# 1.1 added held changes, impossible_edits and options. A saved 1.0 plan is refused (plan again): it
+# was made without the holds on mapping deletions.
+FORMAT_VERSION = "1.1"
 
 
 class Action(StrEnum):
@@ -92,6 +94,7 @@ class Change:
     wave: str | None = None
     status: str | None = None  # a task's status as observed
     task_id: str | None = None
+    held: bool = False  # a mapping deletion that waits until the migrations that may use it finish
 
     @property
     def changing(self) -> bool:
@@ -117,6 +120,7 @@ class Change:
             "task_id": self.task_id,
             "irreversible": self.action in IRREVERSIBLE,
             "destructive": self.action in DESTRUCTIVE,
+            "held": self.held,
         }
 
     @classmethod
@@ -132,6 +136,60 @@ class Change:
             wave=data.get("wave"),
             status=data.get("status"),
             task_id=data.get("task_id"),
+            held=data.get("held") is True,
+        )
+
+
+@dataclass(frozen=True)
+class EditedAttribute:
+    name: str  # as the spec spells it (target_url, preferred_start, state, validate_only)
+    live: Any  # what the service holds
+    declared: Any  # what the spec now says
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "live": self.live, "declared": self.declared}
+
+
+@dataclass(frozen=True)
+class ImpossibleEdit:
+    """A spec change the service cannot carry out (a started task is immutable; only a queued one
+    can be cancelled). Nothing is planned for it, and the plan says so instead of "No changes"."""
+
+    address: str
+    kind: str
+    key: str
+    location: str | None  # file:line:col of the item in the spec
+    status: str | None  # the task's status as observed
+    task_id: str | None
+    attributes: tuple[EditedAttribute, ...]
+    reason: str
+    fix: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "kind": self.kind,
+            "key": self.key,
+            "location": self.location,
+            "status": self.status,
+            "task_id": self.task_id,
+            "attributes": [a.to_json() for a in self.attributes],
+            "reason": self.reason,
+            "fix": self.fix,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ImpossibleEdit:
+        return cls(
+            address=data["address"],
+            kind=data["kind"],
+            key=data["key"],
+            location=data.get("location"),
+            status=data.get("status"),
+            task_id=data.get("task_id"),
+            attributes=tuple(EditedAttribute(a["name"], a.get("live"), a.get("declared")) for a in data["attributes"]),
+            reason=data["reason"],
+            fix=data["fix"],
         )
 
 
@@ -199,6 +257,9 @@ class Plan:
     drift: list[Drift] = field(default_factory=list)
     diagnostics: list[PlanDiagnostic] = field(default_factory=list)
     evidence: Evidence | None = None
+    impossible: list[ImpossibleEdit] = field(default_factory=list)
+    # How the plan was made, where that changes what it does (e.g. override_mapping_holds).
+    options: dict[str, bool] = field(default_factory=dict)
 
     @property
     def errored(self) -> bool:
@@ -207,6 +268,22 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(c.changing for c in self.changes)
+
+    @property
+    def held(self) -> list[Change]:
+        return [c for c in self.changes if c.held]
+
+    @property
+    def converged(self) -> bool:
+        """Nothing to apply and the spec agrees with the tenants: only then "No changes"."""
+        return not self.has_changes and not self.impossible and not self.held
+
+    @property
+    def pending(self) -> bool:
+        """What ``--detailed-exitcode`` reports as 2: changes to apply, or spec edits the service cannot
+        carry out (the repository disagrees with the tenants until someone acts). Held deletions are
+        not pending: a later plan carries them out by itself."""
+        return self.has_changes or bool(self.impossible)
 
     def counts(self) -> dict[str, int]:
         out = {a.value: 0 for a in Action}
@@ -223,7 +300,9 @@ class Plan:
             "summary": self.counts(),
             "resource_changes": [c.to_json() for c in self.changes],
             "resource_drift": [d.to_json() for d in self.drift],
+            "impossible_edits": [e.to_json() for e in self.impossible],
             "diagnostics": [d.to_json() for d in self.diagnostics],
+            "options": dict(self.options),
         }
         if self.evidence is not None:
             e = self.evidence
@@ -249,4 +328,6 @@ class Plan:
             drift=[Drift.from_json(d) for d in data.get("resource_drift", [])],
             diagnostics=[PlanDiagnostic.from_json(d) for d in data.get("diagnostics", [])],
             evidence=evidence,
+            impossible=[ImpossibleEdit.from_json(e) for e in data.get("impossible_edits", [])],
+            options={str(k): v is True for k, v in (data.get("options") or {}).items()},
         )

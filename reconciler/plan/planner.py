@@ -6,6 +6,12 @@ immutable, a not-started one with new parameters is replaced, a failed or cancel
 restarted only when the spec raises ``attempt``, and removing a migration from the spec only stops
 tracking it. Values changed outside the tool (observed differs from what state last applied) are
 reported as drift, apart from changes to the spec.
+
+Two rules protect moves in flight. A spec edit the service cannot carry out (a started task is
+immutable; only a queued one can be cancelled) is listed as an impossible edit with its location and
+the fix, never passed over as "No changes". And an identity mapping that migrations may still use is
+not deleted while any of them is queued or in progress: the deletion is held (a ``wait`` that says
+why) until a plan sees them finished, unless the plan is made with ``override_mapping_holds``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,18 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
-from reconciler.plan.model import KIND_ORDER, ORDER, Action, Change, Drift, Evidence, Plan, PlanDiagnostic
+from reconciler.plan.model import (
+    KIND_ORDER,
+    ORDER,
+    Action,
+    Change,
+    Drift,
+    EditedAttribute,
+    Evidence,
+    ImpossibleEdit,
+    Plan,
+    PlanDiagnostic,
+)
 from reconciler.spec.desired import (
     GROUP_MAPPING,
     GROUP_MIGRATION,
@@ -47,6 +64,8 @@ class PlanContext:
     source_tenant_id: str
     target_tenant_id: str
     refreshed: bool = True
+    # Delete mappings even while migrations that may use them are queued or in progress (reviewed).
+    override_mapping_holds: bool = False
 
 
 def address_glob(pattern: str) -> re.Pattern[str]:
@@ -185,14 +204,16 @@ class _Builder:
     changes: list[Change] = field(default_factory=list)
     drift: list[Drift] = field(default_factory=list)
     diagnostics: list[PlanDiagnostic] = field(default_factory=list)
+    impossible: list[ImpossibleEdit] = field(default_factory=list)
+    overridden_holds: int = 0
 
     def change(self, addr: str, kind: str, key: str, action: Action, reason: str, **kw: Any) -> None:
         self.changes.append(Change(addr, kind, key, action, reason, **kw))
 
-    def error(self, addr: str, summary: str, detail: str = "") -> None:
+    def error(self, addr: str | None, summary: str, detail: str = "") -> None:
         self.diagnostics.append(PlanDiagnostic("error", summary, detail, addr))
 
-    def warning(self, addr: str, summary: str, detail: str = "") -> None:
+    def warning(self, addr: str | None, summary: str, detail: str = "") -> None:
         self.diagnostics.append(PlanDiagnostic("warning", summary, detail, addr))
 
 
@@ -214,20 +235,12 @@ def plan(
         every = set(wanted) | set(managed_by_kind[kind])
         return sorted(k for k in every if select(address(kind, k)))
 
-    mapping_kinds: tuple[tuple[str, Mapping[str, Any], Mapping[str, Any]], ...] = (
-        (USER_MAPPING, desired.user_mappings, observed.user_mappings),
-        (GROUP_MAPPING, desired.group_mappings, observed.group_mappings),
-    )
-    for kind, wanted_mappings, seen_mappings in mapping_kinds:
-        for key in keys(kind, wanted_mappings):
-            _mapping(
-                b, kind, key, wanted_mappings.get(key), seen_mappings.get(key), managed_by_kind[kind].get(key), observed
-            )
     migrations: dict[str, dict[str, Migration]] = {
         USER_MIGRATION: dict(desired.user_migrations),
         SITE_MIGRATION: dict(desired.site_migrations),
         GROUP_MIGRATION: dict(desired.group_migrations),
     }
+    # Tasks first: whether a mapping deletion is held depends on what this plan starts.
     for kind, wanted in migrations.items():
         for key in keys(kind, wanted):
             _task(
@@ -239,11 +252,82 @@ def plan(
                 managed_by_kind[kind].get(key),
                 observed,
             )
+    flight = InFlight.of(observed, b.changes)
+    mapping_kinds: tuple[tuple[str, Mapping[str, Any], Mapping[str, Any]], ...] = (
+        (USER_MAPPING, desired.user_mappings, observed.user_mappings),
+        (GROUP_MAPPING, desired.group_mappings, observed.group_mappings),
+    )
+    for kind, wanted_mappings, seen_mappings in mapping_kinds:
+        for key in keys(kind, wanted_mappings):
+            _mapping(
+                b,
+                kind,
+                key,
+                wanted_mappings.get(key),
+                seen_mappings.get(key),
+                managed_by_kind[kind].get(key),
+                observed,
+                flight,
+            )
+    if b.overridden_holds:
+        b.warning(
+            None,
+            f"Mapping holds overridden: {plural(b.overridden_holds, 'mapping deletion')} planned while "
+            f"{flight.phrase()}",
+            "The plan was made with --override-mapping-holds. Moves still queued or running may lose the owners "
+            "and permissions these mappings carry; apply only if that was reviewed.",
+        )
     b.changes.sort(key=lambda c: (ORDER[c.action], KIND_ORDER[c.kind], c.wave or "", c.key))
     b.drift.sort(key=lambda d: (KIND_ORDER[d.kind], d.key))
     b.diagnostics.sort(key=lambda d: (d.severity != "error", d.address or "", d.summary))
+    b.impossible.sort(key=lambda e: (KIND_ORDER[e.kind], e.key))
     evidence = Evidence(desired.digest(), state.lineage, state.serial, ctx.refreshed, _observed_digest(observed))
-    return Plan(b.changes, b.drift, b.diagnostics, evidence)
+    options = {"override_mapping_holds": True} if ctx.override_mapping_holds else {}
+    return Plan(b.changes, b.drift, b.diagnostics, evidence, b.impossible, options)
+
+
+ACTIVE = frozenset({"notStarted", "inProgress"})
+STARTING = frozenset({Action.START, Action.RESTART, Action.REPLACE})
+TARGET_FIELDS = frozenset({"target_upn", "target_email", "target_group_id", "target_mail_nickname"})
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """Migrations that may still use identity mappings: tasks refresh saw queued or in progress, and
+    those this plan starts (they are queued once apply has run)."""
+
+    running: frozenset[tuple[str, str]]  # (task kind, key)
+    starting: frozenset[tuple[str, str]]
+
+    @classmethod
+    def of(cls, observed: Observed, changes: Iterable[Change]) -> InFlight:
+        running = frozenset(k for k, task in observed.tasks.items() if task.status in ACTIVE)
+        starting = frozenset((TASK_KINDS[c.kind], c.key) for c in changes if c.action in STARTING)
+        return cls(running, starting - running)
+
+    @property
+    def count(self) -> int:
+        return len(self.running) + len(self.starting)
+
+    def phrase(self) -> str:
+        verb = "is" if self.count == 1 else "are"
+        started = f" ({len(self.starting)} started by this plan)" if self.starting else ""
+        return f"{plural(self.count, 'migration')} {verb} queued or in progress{started}"
+
+    def own(self, kind: str, key: str) -> str | None:
+        """How this source's own migration stands, if it is not finished (only users: a group mapping's
+        key is an object id, which no migration names)."""
+        if kind != USER_MAPPING:
+            return None
+        if ("user", key) in self.starting:
+            return "started by this plan"
+        if ("user", key) in self.running:
+            return "queued or in progress"
+        return None
 
 
 def _mapping(
@@ -254,6 +338,7 @@ def _mapping(
     seen: ObservedUserMapping | ObservedGroupMapping | None,
     managed: ResourceState | None,
     observed: Observed,
+    flight: InFlight,
 ) -> None:
     addr = address(kind, key)
     if (kind, key) in observed.errors:
@@ -288,14 +373,7 @@ def _mapping(
                 before=managed.last_applied or None,
             )
         else:
-            b.change(
-                addr,
-                kind,
-                key,
-                Action.DELETE,
-                "removed from the spec; this workspace manages it",
-                before=_declared_view(managed.last_applied or seen_values, seen_values),
-            )
+            _delete_mapping(b, kind, key, _declared_view(managed.last_applied or seen_values, seen_values), flight)
         return
     declared = user_mapping_values(want, b.ctx) if isinstance(want, UserMapping) else group_mapping_values(want, b.ctx)
     if seen_values is None:
@@ -317,6 +395,16 @@ def _mapping(
             reason = f"exists but differs from the spec ({', '.join(diff)})"
         else:
             reason = f"{', '.join(diff)} changed in the spec"
+        retargeted = sorted(TARGET_FIELDS.intersection(diff))
+        if retargeted and flight.count:
+            b.warning(
+                addr,
+                f"Retargeting a mapping while {flight.phrase()}",
+                f"{', '.join(retargeted)} changes from {_shown(before, retargeted)} to {_shown(declared, retargeted)}. "
+                "The service reads the identity map during every move: content moved before this apply keeps the "
+                "old target's owners and permissions, content moved after it gets the new one's. Check the "
+                "permissions of the moves in flight once they finish.",
+            )
         b.change(addr, kind, key, Action.UPDATE, reason, before=before, after=declared)
     elif managed is None:
         b.change(
@@ -330,6 +418,36 @@ def _mapping(
         )
     else:
         b.change(addr, kind, key, Action.NO_OP, "matches the spec", before=before, after=declared)
+
+
+def _shown(values: dict[str, Any], names: list[str]) -> str:
+    return ", ".join(json.dumps(values.get(n)) for n in names)
+
+
+def _delete_mapping(b: _Builder, kind: str, key: str, before: dict[str, Any], flight: InFlight) -> None:
+    """Delete, or hold the deletion while migrations that may use the mapping are queued or running."""
+    addr = address(kind, key)
+    reason = "removed from the spec; this workspace manages it"
+    if not flight.count:
+        b.change(addr, kind, key, Action.DELETE, reason, before=before)
+        return
+    own = flight.own(kind, key)
+    why = flight.phrase() + " and may use this mapping"
+    if own is not None:
+        why += f", this user's own OneDrive migration among them ({own})"
+    if b.ctx.override_mapping_holds:
+        b.overridden_holds += 1
+        b.change(addr, kind, key, Action.DELETE, f"{reason}; hold overridden: {why}", before=before)
+        return
+    b.change(
+        addr,
+        kind,
+        key,
+        Action.WAIT,
+        f"held: {why}; the first plan after they finish deletes it",
+        before=before,
+        held=True,
+    )
 
 
 def _declared_view(values: dict[str, Any], seen: dict[str, Any]) -> dict[str, Any]:
@@ -457,13 +575,15 @@ def _task(
             after=declared,
             **common,
         )
-        if diff:
+        if seen.status == "notStarted" and diff and not want.validate_only:
             b.warning(
                 addr,
                 f"The existing task differs from the spec ({', '.join(diff)})",
-                "A started task cannot change; cancel it (state: cancelled) while it has not started, "
-                "then raise attempt to start it with the spec's parameters.",
+                "It has not started: once adopted, the next plan replaces it (cancel, then start with the spec's "
+                "values). Restore the live values in the spec to keep it as it is.",
             )
+        else:
+            _check_edit(b, kind, key, want, seen, declared, before, diff, attempt=want.attempt)
         if seen.status in ("failed", "cancelled"):
             b.warning(
                 addr,
@@ -473,18 +593,16 @@ def _task(
         return
 
     assert managed is not None
+    if _check_edit(b, kind, key, want, seen, declared, before, diff, attempt=managed.attempt):
+        # Nothing can be carried out for it; show how it stands.
+        action = Action.WAIT if seen.status in ACTIVE else Action.NO_OP
+        b.change(addr, kind, key, action, _STANDING.get(seen.status, seen.status), before=before, **common)
+        return
     if want.cancelled:
         if seen.status == "notStarted":
             b.change(
                 addr, kind, key, Action.CANCEL, "cancel requested and the task has not started", before=before, **common
             )
-        elif seen.status == "inProgress":
-            b.error(
-                addr,
-                "Cannot cancel: the migration is in progress",
-                "The service cancels only tasks that have not started.",
-            )
-            b.change(addr, kind, key, Action.WAIT, "in progress", before=before, **common)
         else:
             b.change(
                 addr, kind, key, Action.NO_OP, f"already {seen.status}; nothing to cancel", before=before, **common
@@ -507,12 +625,6 @@ def _task(
                 addr, kind, key, Action.WAIT, "scheduled, not started yet", before=before, after=declared, **common
             )
     elif seen.status == "inProgress":
-        if diff:
-            b.warning(
-                addr,
-                f"The spec changed ({', '.join(diff)}) but the migration has started",
-                "A started migration cannot change; the new values apply only if it is restarted.",
-            )
         b.change(addr, kind, key, Action.WAIT, "in progress", before=before, after=declared, **common)
     elif seen.status in ("failed", "cancelled"):
         if want.attempt > managed.attempt:
@@ -548,6 +660,95 @@ def _task(
     else:
         b.warning(addr, f"The service reports a status this tool does not know ({seen.raw_status})")
         b.change(addr, kind, key, Action.WAIT, "unknown status", before=before, after=declared, **common)
+
+
+_STANDING = {
+    "notStarted": "scheduled, not started yet",
+    "inProgress": "in progress",
+    "completed": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+# Spec names of the values a task is compared on.
+_TARGET_NAMES = {USER_MIGRATION: "target_upn", SITE_MIGRATION: "target_url", GROUP_MIGRATION: "target_mail_nickname"}
+
+
+def _check_edit(
+    b: _Builder,
+    kind: str,
+    key: str,
+    want: Migration,
+    seen: ObservedTask,
+    declared: dict[str, Any],
+    before: dict[str, Any],
+    diff: list[str],
+    *,
+    attempt: int,
+) -> bool:
+    """Record an impossible edit if the spec asks what the service cannot do to this task; True if so.
+
+    Possible, and so not recorded here: any edit of a queued task (replace), cancelling a queued task,
+    and new values for a failed or cancelled task together with a raised ``attempt`` (restart)."""
+    status = seen.status
+    words = _STANDING.get(status, status)
+
+    def record(attributes: list[EditedAttribute], reason: str, fix: str) -> bool:
+        b.impossible.append(
+            ImpossibleEdit(
+                address(kind, key), kind, key, str(want.range), status, seen.id, tuple(attributes), reason, fix
+            )
+        )
+        return True
+
+    if want.validate_only:
+        return record(
+            [EditedAttribute("validate_only", False, True)],
+            f"validate_only is set, but a task exists for this source ({words})",
+            "A validation-only check creates no task, and this source already has one. Remove validate_only "
+            "(or set it to false); to check a different move, declare it as a new migration.",
+        )
+    if want.cancelled:
+        if status == "inProgress":
+            return record(
+                [EditedAttribute("state", status, "cancelled")],
+                "cancel requested, but the migration is in progress",
+                "The service cancels only migrations that have not started. Remove `state: cancelled` and let "
+                "it finish.",
+            )
+        if status == "completed":
+            return record(
+                [EditedAttribute("state", status, "cancelled")],
+                "cancel requested, but the migration has completed",
+                "A completed move cannot be cancelled or undone. Remove `state: cancelled`.",
+            )
+        return False
+    if not diff or status == "notStarted" or status not in _STANDING:
+        return False  # an unknown status has its own warning
+    if status in ("failed", "cancelled") and want.attempt > attempt:
+        return False  # the restart carries the new values
+    attributes = [
+        EditedAttribute(_TARGET_NAMES[kind] if name == "target" else name, before.get(name), declared.get(name))
+        for name in diff
+    ]
+    changed = ", ".join(a.name for a in attributes)
+    if status == "inProgress":
+        fix = (
+            "A migration that has started cannot change. Restore the live value in the spec and let it finish; "
+            "a move with other values is a new migration once this one has ended."
+        )
+    elif status == "completed":
+        fix = (
+            "The move is done and cannot change. Restore the live value in the spec to record what happened; "
+            "a move with other values is a new migration."
+        )
+    elif status in ("failed", "cancelled"):
+        fix = (
+            f"Raise attempt to {attempt + 1} to start a new migration with the declared values, or restore the "
+            "live value in the spec."
+        )
+    else:
+        fix = "The task's status is unknown to this tool; restore the live value in the spec."
+    return record(attributes, f"{changed} changed in the spec, but the migration is {words}", fix)
 
 
 def _observed_digest(observed: Observed) -> str:

@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterable, Iterator
 
 from reconciler.plan.model import Change, Plan
 from reconciler.plan.render_text import (
+    HELD_TITLE,
+    IMPOSSIBLE_TITLE,
+    OVERRIDE_NOTE,
     TOOL,
     VERBS,
     Block,
@@ -29,6 +32,8 @@ from reconciler.plan.render_text import (
     sorted_diagnostics,
     summary_line,
 )
+
+SECTION_CAP = 50  # entries listed per always-shown section; the full list is in the plan file
 
 # GitHub's diff colouring: "+" green, "-" red, "!" orange; anything else stays neutral.
 DIFF_MARKERS = {"+": "+", ">": "+", ">>": "+", "-": "-", "x": "-", "~": "!", "-/+": "!"}
@@ -204,6 +209,30 @@ def _noticed_items(changes: Iterable[Change]) -> list[str]:
     return items
 
 
+def _impossible_items(plan: Plan) -> list[str]:
+    items = []
+    for e in plan.impossible:
+        where = f" at {_code(e.location)}" if e.location else ""
+        values = "; ".join(
+            f"{_code(a.name)}: live {_code(format_value(a.live))}, declared {_code(format_value(a.declared))}"
+            for a in e.attributes
+        )
+        items.append(
+            f"- {_code(e.address)}{where}: {_md(one_line(e.reason))}. {values}. **Fix:** {_md(one_line(e.fix))}\n"
+        )
+    return items
+
+
+def _capped_section(title: str, items: list[str], hint: str) -> str:
+    """A section that is always shown (it says why the plan is not "No changes"), its list capped."""
+    if not items:
+        return ""
+    text = f"\n#### {title} ({len(items)})\n\n" + "".join(items[:SECTION_CAP])
+    if len(items) > SECTION_CAP:
+        text += f"\n> {SECTION_CAP} of {len(items)} shown. The full plan is in {hint}.\n"
+    return text
+
+
 def render_markdown(plan: Plan, *, artifact_hint: str = "the plan artifact", limit: int = 65000) -> str:
     """The plan as a PR comment of fewer than ``limit`` characters.
 
@@ -219,6 +248,11 @@ def render_markdown(plan: Plan, *, artifact_hint: str = "the plan artifact", lim
     errors = sum(d.severity == "error" for d in plan.diagnostics)
     if errors:
         head += f"\n**{plural(errors, 'error')}** must be fixed before this plan can be applied (see Diagnostics).\n"
+    if plan.options.get("override_mapping_holds"):
+        head += f"\n> [!WARNING]\n> {_md(OVERRIDE_NOTE)}\n"
+    head += _capped_section(IMPOSSIBLE_TITLE, _impossible_items(plan), artifact_hint)
+    held = [f"- {_code(c.address)} deletion {_md(one_line(c.reason))}\n" for c in plan.held]
+    head += _capped_section(HELD_TITLE, held, artifact_hint)
     items = _noticed_items(noticed(groups))
     if items:
         head += f"\n#### Irreversible and destructive actions ({len(items)})\n\n"

@@ -13,10 +13,27 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.plan.model import DESTRUCTIVE, IRREVERSIBLE, KIND_ORDER, Action, Change, Drift, Plan, PlanDiagnostic
+from reconciler.plan.model import (
+    DESTRUCTIVE,
+    IRREVERSIBLE,
+    KIND_ORDER,
+    Action,
+    Change,
+    Drift,
+    ImpossibleEdit,
+    Plan,
+    PlanDiagnostic,
+)
 
 TOOL = "reconciler"
 NO_CHANGES = "No changes. Your tenants match the configuration."
+NOTHING_NOW = "No changes to apply now."
+IMPOSSIBLE_TITLE = "Spec changes the service cannot carry out"
+HELD_TITLE = "Held until the migrations that may use them finish"
+OVERRIDE_NOTE = (
+    "Mapping holds overridden (--override-mapping-holds): identity mappings are deleted even while migrations "
+    "that may use them are queued or in progress."
+)
 
 # Legend order; waits and no-ops have no symbol because they are never listed one by one.
 SYMBOLS: dict[Action, tuple[str, str]] = {
@@ -221,6 +238,8 @@ class Group:
 
 
 def _status_word(change: Change) -> str:
+    if change.held:
+        return "held"
     if change.status:
         return STATUS_WORDS.get(change.status, change.status)
     return "in progress" if change.action is Action.WAIT else "unchanged"
@@ -265,13 +284,56 @@ _OPTIONAL = ("validate", "adopt")
 
 
 def summary_line(plan: Plan) -> str:
-    if not plan.has_changes:
+    """Terraform's line; "No changes … match" only when nothing is to apply, held or impossible. Impossible
+    edits and held deletions add a line each, so the first line keeps Terraform's shape for scripts."""
+    if plan.converged:
         return NO_CHANGES
-    counts = summary_counts(plan)
-    # Validate and adopt are appended only when used, like Terraform's "to import", so the usual line
-    # keeps its shape.
-    names = [n for n in counts if n not in _OPTIONAL or counts[n]]
-    return "Plan: " + ", ".join(f"{counts[n]} to {n}" for n in names) + "."
+    if plan.has_changes:
+        counts = summary_counts(plan)
+        # Validate and adopt are appended only when used, like Terraform's "to import", so the usual line
+        # keeps its shape.
+        names = [n for n in counts if n not in _OPTIONAL or counts[n]]
+        parts = ["Plan: " + ", ".join(f"{counts[n]} to {n}" for n in names) + "."]
+    else:
+        parts = [NOTHING_NOW]
+    if plan.impossible:
+        n = len(plan.impossible)
+        parts.append(f"{plural(n, 'spec change')} cannot be carried out: the spec disagrees with the tenants.")
+    if held := len(plan.held):
+        verb, them = ("is", "it") if held == 1 else ("are", "them")
+        parts.append(f"{plural(held, 'mapping deletion')} {verb} held until the migrations that may use {them} finish.")
+    return "\n".join(parts)
+
+
+def impossible_heading(edit: ImpossibleEdit) -> str:
+    where = f" (at {edit.location})" if edit.location else ""
+    return f"{edit.address}{where}: {one_line(edit.reason)}"
+
+
+def impossible_attribute(name: str, live: object, declared: object) -> str:
+    return f"{name}: live {format_value(live)}, declared {format_value(declared)}"
+
+
+def _impossible_lines(plan: Plan, paint: Paint, compact: bool) -> list[str]:
+    if not plan.impossible:
+        return []
+    lines = [paint(f"{IMPOSSIBLE_TITLE} (nothing is planned for them):", _BOLD), ""]
+    for edit in plan.impossible:
+        lines.append(f"  {paint('!', _RED)} {impossible_heading(edit)}")
+        if compact:
+            continue
+        lines += [f"      {impossible_attribute(a.name, a.live, a.declared)}" for a in edit.attributes]
+        lines += [f"      Fix: {one_line(edit.fix)}", ""]
+    return lines if not compact else [*lines, ""]
+
+
+def _held_lines(plan: Plan, paint: Paint) -> list[str]:
+    held = plan.held
+    if not held:
+        return []
+    lines = [paint(f"{HELD_TITLE}:", _BOLD), ""]
+    lines += [f"  {paint('-', _YELLOW)} {c.address} deletion {one_line(c.reason)}" for c in held]
+    return [*lines, ""]
 
 
 def noticed(groups: Iterable[Group]) -> list[Change]:
@@ -354,6 +416,10 @@ def render_text(plan: Plan, *, color: bool = False, compact: bool = False) -> st
                 lines += [paint(title, _BOLD), *status, ""]
                 for change in g.changing:
                     lines += [*block_lines(change_block(change), paint), ""]
+    lines += _impossible_lines(plan, paint, compact)
+    lines += _held_lines(plan, paint)
+    if plan.options.get("override_mapping_holds"):
+        lines += [paint(f"Note: {OVERRIDE_NOTE}", _BOLD), ""]
     for diag in sorted_diagnostics(plan.diagnostics):
         lines += _diagnostic_lines(diag, paint, compact)
     if compact and plan.diagnostics:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from reconciler.plan.model import Action, Change, Drift, Evidence, Plan, PlanDiagnostic
+from reconciler.plan.model import Action, Change, Drift, EditedAttribute, Evidence, ImpossibleEdit, Plan, PlanDiagnostic
 
 SOURCE = "11111111-1111-1111-1111-111111111111"
 TARGET = "22222222-2222-2222-2222-222222222222"
@@ -288,4 +289,84 @@ def big_plan() -> Plan:
     return Plan(changes=changes, evidence=EVIDENCE)
 
 
-PLANS = {"empty": empty_plan, "converged": converged_plan, "mixed": mixed_plan, "big": big_plan}
+def _impossible() -> list[ImpossibleEdit]:
+    return [
+        ImpossibleEdit(
+            _addr("site_migration", "https://contoso.sharepoint.com/sites/it"),
+            "site_migration",
+            "https://contoso.sharepoint.com/sites/it",
+            "sites.yaml:12:5",
+            "completed",
+            "t-it",
+            (
+                EditedAttribute(
+                    "target_url",
+                    "https://fabrikam.sharepoint.com/sites/it",
+                    "https://fabrikam.sharepoint.com/sites/it2",
+                ),
+            ),
+            "target_url changed in the spec, but the migration is completed",
+            "The move is done and cannot change. Restore the live value in the spec to record what happened; a move "
+            "with other values is a new migration.",
+        ),
+        ImpossibleEdit(
+            _addr("user_migration", "dan@contoso.com"),
+            "user_migration",
+            "dan@contoso.com",
+            "users.yaml:40:5",
+            "inProgress",
+            "t-dan",
+            (EditedAttribute("state", "inProgress", "cancelled"),),
+            "cancel requested, but the migration is in progress",
+            "The service cancels only migrations that have not started. Remove `state: cancelled` and let it finish.",
+        ),
+    ]
+
+
+def _held(user: str) -> Change:
+    change = user_mapping(user, Action.WAIT, "", before=f"{user}@fabrikam.com")
+    reason = (
+        "held: 3 migrations are queued or in progress and may use this mapping; the first plan after they finish "
+        "deletes it"
+    )
+    return dataclasses.replace(change, reason=reason, held=True)
+
+
+def guarded_plan() -> Plan:
+    """Changes beside impossible edits, held deletions and the hold override (as a reviewed plan has it)."""
+    changes = [
+        user_mapping("eve", Action.CREATE, "not in the target tenant", after="eve@fabrikam.com"),
+        user_mapping("fay", Action.DELETE, "removed from the spec; hold overridden", before="fay@fabrikam.com"),
+        _held("gus"),
+        _held("hal"),
+        migration(
+            "user_migration",
+            "dan@contoso.com",
+            Action.WAIT,
+            "in progress",
+            status="inProgress",
+            task_id="t-dan",
+            before=task_values("dan@fabrikam.com"),
+        ),
+    ]
+    warning = PlanDiagnostic(
+        "warning",
+        "Mapping holds overridden: 1 mapping deletion planned while 3 migrations are queued or in progress",
+        "The plan was made with --override-mapping-holds.",
+    )
+    return Plan(changes, [], [warning], EVIDENCE, _impossible(), {"override_mapping_holds": True})
+
+
+def stalled_plan() -> Plan:
+    """Nothing to apply, yet not converged: impossible edits and held deletions only."""
+    return Plan([_held("gus")], [], [], EVIDENCE, _impossible())
+
+
+PLANS = {
+    "empty": empty_plan,
+    "converged": converged_plan,
+    "mixed": mixed_plan,
+    "big": big_plan,
+    "guarded": guarded_plan,
+    "stalled": stalled_plan,
+}

@@ -44,7 +44,7 @@ def test_a_fresh_workspace_plans_every_mapping_and_migration(workspace: Path, em
     assert actions[f'user_migration["user006@{src}"]'] == "validate"
     assert actions['site_migration["https://contoso.sharepoint.com/sites/site01"]'] == "start"
     assert actions['group_migration["group01"]'] == "start"
-    assert doc["format_version"] == "1.0"
+    assert doc["format_version"] == "1.1"
     assert doc["applyable"] is True
     from tests.plan.test_plan_schema import VALIDATOR
 

@@ -20,7 +20,7 @@ def _errors(document: Any) -> list[str]:
     return [str(e) for e in VALIDATOR.iter_errors(document)]
 
 
-@pytest.mark.parametrize("name", ["empty", "converged", "mixed", "big"])
+@pytest.mark.parametrize("name", ["empty", "converged", "mixed", "big", "guarded", "stalled"])
 def test_every_fixture_plan_matches_the_schema(name: str) -> None:
     plan: Plan = getattr(render_fixtures, f"{name}_plan")()
     assert _errors(json.loads(json.dumps(plan.to_json()))) == []
@@ -34,4 +34,13 @@ def test_the_schema_rejects_a_malformed_plan() -> None:
     doc = json.loads(json.dumps(render_fixtures.mixed_plan().to_json()))
     doc["resource_changes"][0]["domain_action"] = "explode"
     del doc["resource_drift"]
+    assert len(_errors(doc)) == 2
+
+
+def test_the_schema_checks_impossible_edits_and_held_changes() -> None:
+    doc = json.loads(json.dumps(render_fixtures.guarded_plan().to_json()))
+    assert doc["impossible_edits"]
+    assert any(c["held"] for c in doc["resource_changes"])
+    del doc["impossible_edits"][0]["fix"]
+    doc["resource_changes"][0]["held"] = "yes"
     assert len(_errors(doc)) == 2

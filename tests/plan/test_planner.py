@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from reconciler.plan.planner import Selection, plan
@@ -16,7 +18,7 @@ def test_case(name: str) -> None:
         cases.desired(case.get("desired", {})),
         cases.observed(case.get("observed", {})),
         cases.state(case.get("state", {})),
-        cases.CONTEXT,
+        dataclasses.replace(cases.CONTEXT, override_mapping_holds=case.get("override_mapping_holds", False)),
         selection,
     )
     expect = case["expect"]
@@ -27,5 +29,11 @@ def test_case(name: str) -> None:
     assert [d.address for d in result.drift] == expect.get("drift", [])
     assert [[d.severity, d.address] for d in result.diagnostics] == expect.get("diagnostics", [])
     assert result.has_changes is expect["has_changes"]
+    # Spec edits the service cannot carry out: by address, with the attributes (spec names) at fault.
+    assert [[e.address, [a.name for a in e.attributes]] for e in result.impossible] == expect.get("impossible", [])
+    for wanted, edit in zip(expect.get("impossible_reasons", []), result.impossible, strict=True):
+        assert wanted in edit.reason + " " + edit.fix, (edit.address, edit.reason, edit.fix)
+    assert [c.address for c in result.changes if c.held] == expect.get("held", [])
+    assert result.options == expect.get("options", {})
     if "after" in expect:
         assert result.changes[0].after == expect["after"]

@@ -46,6 +46,11 @@ GOLDEN_CASES = [
     ("mixed", "markdown-1500"),
     ("big", "text-compact"),
     ("big", "markdown"),
+    ("guarded", "text"),
+    ("guarded", "text-compact"),
+    ("guarded", "markdown"),
+    ("stalled", "text"),
+    ("stalled", "markdown"),
 ]
 SUMMARY = re.compile(
     r"^Plan: (\d+) to create, (\d+) to update, (\d+) to delete, (\d+) to start, (\d+) to cancel, (\d+) to forget"
@@ -86,6 +91,13 @@ def test_a_saved_plan_renders_identically(name: str, fmt: str) -> None:
 def test_the_summary_line_counts_what_the_plan_counts(name: str) -> None:
     counts = plan(name).counts()
     text, md = render_text(plan(name)), render_markdown(plan(name))
+    if not plan(name).converged and not plan(name).has_changes:
+        # Held deletions or impossible edits: never "match", never a Plan: line either.
+        for out in (text, render_text(plan(name), compact=True), md):
+            assert "match the configuration" not in out
+            assert "No changes to apply now." in out
+            assert not SUMMARY.search(out)
+        return
     if not plan(name).has_changes:
         assert "No changes. Your tenants match the configuration." in text
         assert md.startswith("No changes. Your tenants match the configuration.\n")
