@@ -148,7 +148,10 @@ def context(
         connection.target.tenant_id if connection else ""
     )
     return PlanContext(
-        source_tenant_id=source or "", target_tenant_id=target or "", override_mapping_holds=override_mapping_holds
+        source_tenant_id=source or "",
+        target_tenant_id=target or "",
+        override_mapping_holds=override_mapping_holds,
+        workspace_root=str(workspace.root),
     )
 
 

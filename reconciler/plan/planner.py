@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import PurePath
 from typing import Any
 
 from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
@@ -66,6 +67,8 @@ class PlanContext:
     refreshed: bool = True
     # Delete mappings even while migrations that may use them are queued or in progress (reviewed).
     override_mapping_holds: bool = False
+    # Spec locations in the plan are relative to this folder, so a plan reads the same in every checkout.
+    workspace_root: str = ""
 
 
 def address_glob(pattern: str) -> re.Pattern[str]:
@@ -662,6 +665,14 @@ def _task(
         b.change(addr, kind, key, Action.WAIT, "unknown status", before=before, after=declared, **common)
 
 
+def _location(ctx: PlanContext, item: Migration) -> str:
+    where = item.range
+    name = PurePath(where.filename)
+    if ctx.workspace_root and name.is_relative_to(ctx.workspace_root):
+        name = name.relative_to(ctx.workspace_root)
+    return f"{name.as_posix()}:{where.start.line}:{where.start.column}"
+
+
 _STANDING = {
     "notStarted": "scheduled, not started yet",
     "inProgress": "in progress",
@@ -695,7 +706,7 @@ def _check_edit(
     def record(attributes: list[EditedAttribute], reason: str, fix: str) -> bool:
         b.impossible.append(
             ImpossibleEdit(
-                address(kind, key), kind, key, str(want.range), status, seen.id, tuple(attributes), reason, fix
+                address(kind, key), kind, key, _location(b.ctx, want), status, seen.id, tuple(attributes), reason, fix
             )
         )
         return True
