@@ -34,6 +34,7 @@ from reconciler.spec.desired import (
     nickname_key,
     upn_key,
     url_key,
+    wave_key,
 )
 from reconciler.spec.diagnostics import Diagnostics, SourceRange
 from reconciler.spec.enums import GroupType, MigrationState, UserType
@@ -147,11 +148,11 @@ class _Resolver:
     # -- kinds ---------------------------------------------------------------------------------------
 
     def resolve_waves(self, items: list[Sourced[Any]]) -> None:
-        for name, item in self.unique(items, WAVE, "name", lambda n: n):
+        for name, item in self.unique(items, WAVE, "name", wave_key):
             spec = item.spec
             self.schedule_order(spec.preferred_start, spec.latest_start, item, address(WAVE, name))
             wave = Wave(
-                name=name,
+                name=spec.name,
                 description=spec.description,
                 preferred_start=_utc(spec.preferred_start),
                 latest_start=_utc(spec.latest_start),
@@ -210,10 +211,11 @@ class _Resolver:
         wave_name = spec.wave if spec.wave is not None else item.file_wave
         wave: Wave | None = None
         if wave_name is not None:
-            entry = self.waves.get(wave_name)
+            entry = self.waves.get(wave_key(wave_name))
             if entry is not None:
                 entry.members += 1
                 wave = entry.wave
+                wave_name = wave.name  # one spelling per wave in plans and status, whatever the migration wrote
             elif spec.wave is not None:  # a CSV file's default wave is checked once, at the file
                 self.unknown_wave(wave_name, item.where.field("wave"), addr)
         preferred = spec.preferred_start or (wave.preferred_start if wave else None)
@@ -252,7 +254,7 @@ class _Resolver:
         self.diags.error(
             f'wave "{name}" is not declared',
             where,
-            detail=did_you_mean(name, self.waves) if self.waves else "declare it under waves:",
+            detail=did_you_mean(name, [w.wave.name for w in self.waves.values()]) if self.waves else "declare it under waves:",
             address=addr,
         )
 
@@ -318,7 +320,7 @@ def resolve(sources: SpecSources, context: SpecContext, diags: Diagnostics) -> D
     r = _Resolver(context, diags)
     r.resolve_waves(sources.waves)
     for ref in sources.csv_waves:
-        if ref.spec.wave is not None and ref.spec.wave not in r.waves:
+        if ref.spec.wave is not None and wave_key(ref.spec.wave) not in r.waves:
             r.unknown_wave(ref.spec.wave, ref.where.field("wave"), None)
     r.resolve_user_mappings(sources.user_mappings)
     r.resolve_group_mappings(sources.group_mappings)
@@ -335,7 +337,7 @@ def resolve(sources: SpecSources, context: SpecContext, diags: Diagnostics) -> D
             diags.warning(
                 f"{address(WAVE, name)} has no migrations",
                 entry.source.where.field("name"),
-                detail=f"add `wave: {name}` to the migrations that belong to it, or remove the wave",
+                detail=f"add `wave: {entry.wave.name}` to the migrations that belong to it, or remove the wave",
                 address=address(WAVE, name),
             )
     return r.desired
