@@ -1,9 +1,10 @@
 """From validated items to desired state: the checks that span items and files, defaults and waves applied.
 
 Checks: the same resource declared twice (case-insensitively), identity mappings that are not
-one-to-one, a user migration without a user mapping, site URLs off the tenants' hosts, a
-group-connected site given as a regular site (warning), unknown and empty waves, and schedules whose
-latest start is not after the preferred start.
+one-to-one, two migrations into one target, a user migration without a user mapping, UPNs and emails
+outside their tenant's domains, site URLs off the tenants' hosts, a group-connected site given as a
+regular site (warning), unknown and empty waves, and schedules whose latest start is not after the
+preferred start.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from reconciler.spec.sourced import Sourced
 
 S = TypeVar("S", bound=SpecModel)
 
+_TARGET_NOUN = {USER_MIGRATION: "target user", SITE_MIGRATION: "target site", GROUP_MIGRATION: "target group"}
+
 
 @dataclass(frozen=True)
 class SpecContext:
@@ -53,6 +56,8 @@ class SpecContext:
     source_tenant_id: str | None = None
     source_hosts: tuple[str, ...] | None = None
     target_hosts: tuple[str, ...] | None = None
+    source_domains: tuple[str, ...] | None = None  # lower-case
+    target_domains: tuple[str, ...] | None = None
     user_type: UserType = UserType.REGULAR_USER
     group_type: GroupType = GroupType.M365_GROUP
     validate_only: bool = False
@@ -145,6 +150,40 @@ class _Resolver:
                 address=addr,
             )
 
+    def in_domains(
+        self, value: str | None, domains: tuple[str, ...] | None, item: Sourced[Any], name: str, which: str, addr: str
+    ) -> None:
+        if value is None or domains is None:
+            return
+        domain = value.rpartition("@")[2].lower()
+        if domain not in domains:
+            self.diags.error(
+                f"{name} {value} is not in a domain of the {which} tenant",
+                item.where.field(name),
+                detail=f"its domains are {', '.join(domains)}; if the tenant has {domain}, "
+                f"add it to {which}.domains in reconciler.yaml",
+                address=addr,
+            )
+
+    def one_target(
+        self, targets: dict[str, tuple[str, Sourced[Any]]], kind: str, k: str, item: Sourced[Any], target: str, at: str
+    ) -> None:
+        """Two migrations into one target would overwrite each other: the later one is an error. ``at`` is
+        the field to point at (the target field when written, else the key whose default it is)."""
+        if item.spec.state is MigrationState.CANCELLED:
+            return  # a cancelled migration never starts again
+        tk = url_key(target) if kind == SITE_MIGRATION else target.strip().lower()
+        owner = targets.get(tk)
+        if owner is None:
+            targets[tk] = (k, item)
+            return
+        self.diags.error(
+            f"{_TARGET_NOUN[kind]} {target} is also the target of {address(kind, owner[0])}",
+            item.where.field(at),
+            detail=f"two migrations into one target would overwrite each other; the other is at {owner[1].where.item}",
+            address=address(kind, k),
+        )
+
     # -- kinds ---------------------------------------------------------------------------------------
 
     def resolve_waves(self, items: list[Sourced[Any]]) -> None:
@@ -179,11 +218,17 @@ class _Resolver:
         self.one_to_one(unique, USER_MAPPING, "target_upn", upn_key, "target user")
         for k, item in unique:
             spec = item.spec
+            addr = address(USER_MAPPING, k)
+            user_type = spec.user_type or self.context.user_type
+            self.in_domains(spec.source_upn, self.context.source_domains, item, "source_upn", "source", addr)
+            self.in_domains(spec.target_upn, self.context.target_domains, item, "target_upn", "target", addr)
+            if user_type is not UserType.GUEST_USER:  # a guest's email is its home address, outside the tenant
+                self.in_domains(spec.target_email, self.context.target_domains, item, "target_email", "target", addr)
             self.desired.user_mappings[k] = UserMapping(
                 source_upn=spec.source_upn,
                 target_upn=spec.target_upn,
                 target_email=spec.target_email,
-                user_type=spec.user_type or self.context.user_type,
+                user_type=user_type,
                 source_organization_id=self.organization(item, USER_MAPPING, k),
                 protect=_first(spec.protect, item.file_protect, self.context.protect),
                 range=item.where.item,
@@ -254,11 +299,14 @@ class _Resolver:
         self.diags.error(
             f'wave "{name}" is not declared',
             where,
-            detail=did_you_mean(name, [w.wave.name for w in self.waves.values()]) if self.waves else "declare it under waves:",
+            detail=did_you_mean(name, [w.wave.name for w in self.waves.values()])
+            if self.waves
+            else "declare it under waves:",
             address=addr,
         )
 
     def resolve_user_migrations(self, items: list[Sourced[Any]]) -> None:
+        targets: dict[str, tuple[str, Sourced[Any]]] = {}
         for k, item in self.unique(items, USER_MIGRATION, "source_upn", upn_key):
             spec = item.spec
             addr = address(USER_MIGRATION, k)
@@ -278,13 +326,17 @@ class _Resolver:
                     detail=f"the mapping is at {mapping.range}",
                     address=addr,
                 )
+            effective = target or (mapping.target_upn if mapping else "")
+            if mapping is not None and upn_key(effective) == upn_key(mapping.target_upn):
+                self.one_target(targets, USER_MIGRATION, k, item, effective, "target_upn" if target else "source_upn")
             self.desired.user_migrations[k] = UserMigration(
                 source_upn=spec.source_upn,
-                target_upn=target or (mapping.target_upn if mapping else ""),
+                target_upn=effective,
                 **self.migration(item, addr),
             )
 
     def resolve_site_migrations(self, items: list[Sourced[Any]], group_nicknames: dict[str, str]) -> None:
+        targets: dict[str, tuple[str, Sourced[Any]]] = {}
         for k, item in self.unique(items, SITE_MIGRATION, "source_url", url_key):
             spec = item.spec
             addr = address(SITE_MIGRATION, k)
@@ -298,6 +350,7 @@ class _Resolver:
                     detail=f"move group-connected sites as a group_migration (source_mail_nickname: {group})",
                     address=addr,
                 )
+            self.one_target(targets, SITE_MIGRATION, k, item, spec.target_url.rstrip("/"), "target_url")
             self.desired.site_migrations[k] = SiteMigration(
                 source_url=spec.source_url.rstrip("/"),
                 target_url=spec.target_url.rstrip("/"),
@@ -305,9 +358,15 @@ class _Resolver:
             )
 
     def resolve_group_migrations(self, items: list[Sourced[Any]]) -> None:
+        targets: dict[str, tuple[str, Sourced[Any]]] = {}
         for k, item in self.unique(items, GROUP_MIGRATION, "source_mail_nickname", nickname_key):
             spec = item.spec
             addr = address(GROUP_MIGRATION, k)
+            written = spec.target_mail_nickname is not None
+            target = spec.target_mail_nickname or spec.source_mail_nickname
+            self.one_target(
+                targets, GROUP_MIGRATION, k, item, target, "target_mail_nickname" if written else "source_mail_nickname"
+            )
             self.desired.group_migrations[k] = GroupMigration(
                 source_mail_nickname=spec.source_mail_nickname,
                 target_mail_nickname=spec.target_mail_nickname or spec.source_mail_nickname,
