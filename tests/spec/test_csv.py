@@ -103,8 +103,17 @@ def test_migration_list_header_problems_stop_the_file() -> None:
     ]
 
 
-def test_empty_files_hold_nothing() -> None:
+def test_an_empty_identity_map_holds_nothing() -> None:
     diags = Diagnostics()
-    assert not read_migrations("", "e.csv", CsvFormat.GROUP_MIGRATIONS, diags).migrations
     assert not read_identity_map("\n\n", "e.csv", diags).user_mappings
+    assert not read_migrations("source_mail_nickname\n", "h.csv", CsvFormat.GROUP_MIGRATIONS, diags).migrations
     assert not diags.items
+
+
+def test_a_migration_list_without_its_header_row_is_an_error() -> None:
+    """A truncated export must not read as an empty list, which would plan to cancel every migration in it."""
+    diags = Diagnostics()
+    assert not read_migrations("", "e.csv", CsvFormat.SITE_MIGRATIONS, diags).migrations
+    assert [d.render() for d in diags.sorted()] == [
+        "e.csv:1:1: error: CSV file is empty; the first row names the columns, e.g. source_url,target_url"
+    ]

@@ -159,7 +159,11 @@ def test_a_typed_address_is_canonicalized_like_the_spec_does(typed: str, canonic
 
 
 def test_wave_names_compare_without_regard_to_case(tmp_path: Path) -> None:
-    spec = SPEC.replace("- name: w1", "- name: Pilot").replace("wave: w1", "wave: PILOT", 1).replace("wave: w1", "wave: pilot")
+    spec = (
+        SPEC.replace("- name: w1", "- name: Pilot")
+        .replace("wave: w1", "wave: PILOT", 1)
+        .replace("wave: w1", "wave: pilot")
+    )
     ws = load_workspace(_workspace(tmp_path, spec))
     assert not ws.diagnostics.items
     assert list(ws.desired.waves) == ["pilot"]
