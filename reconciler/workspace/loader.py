@@ -280,6 +280,20 @@ def _check_tenants_differ(
             _at(loc, filename, "target", "domain"),
             detail=f"both are {source.domain}; a cross-tenant migration needs two tenants",
         )
+    elif source.domains is not None and target.domains is not None:
+        shared = [d for d in target.domains if d in source.domains]
+        if shared:
+            # A domain is verified in one tenant only; listing it on both sides would let a UPN of the
+            # wrong tenant pass the domain check.
+            diags.error(
+                f"{', '.join(shared)} cannot be a domain of both tenants",
+                _at(
+                    loc,
+                    filename,
+                    *_first_written(loc, ("target", "domains"), ("source", "domains"), ("target", "domain")),
+                ),
+                detail="a domain belongs to one tenant; remove it from source.domains or target.domains",
+            )
 
 
 def _context(config: WorkspaceConfig | None, source: TenantFacts | None, target: TenantFacts | None) -> SpecContext:
@@ -335,6 +349,14 @@ def _at(loc: Loc, filename: str, *path: str) -> SourceRange:
             return (key or current).range(filename)
         current = child
     return current.range(filename)
+
+
+def _first_written(loc: Loc, *paths: tuple[str, str]) -> tuple[str, str]:
+    for section, name in paths:
+        part = loc.value_of(section)
+        if part is not None and part.value_of(name) is not None:
+            return section, name
+    return paths[-1]
 
 
 def _is_loopback(host: str) -> bool:
