@@ -117,3 +117,12 @@ def test_a_migration_list_without_its_header_row_is_an_error() -> None:
     assert [d.render() for d in diags.sorted()] == [
         "e.csv:1:1: error: CSV file is empty; the first row names the columns, e.g. source_url,target_url"
     ]
+
+
+def test_a_url_with_a_control_character_is_not_a_url() -> None:
+    """A NUL or escape hidden in a cell would otherwise reach the service as part of the site URL."""
+    diags = Diagnostics()
+    text = "source_url,target_url\nhttps://c.sharepoint.com/sites/a\x00,https://f.sharepoint.com/sites/a\x1b[2J\n"
+    assert not read_migrations(text, "s.csv", CsvFormat.SITE_MIGRATIONS, diags).migrations
+    located = [(str(d.range), d.summary.split(":")[0], "is not a valid https URL" in d.summary) for d in diags.sorted()]
+    assert located == [("s.csv:2:1", "source_url", True), ("s.csv:2:35", "target_url", True)]
