@@ -68,6 +68,14 @@ _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+def _in_range(value: datetime) -> bool:
+    """Graph writes years with four digits, and 9999-12-31T23:59:59-01:00 is past datetime's range in UTC."""
+    try:
+        return 1970 <= value.astimezone(UTC).year <= 9999
+    except OverflowError:
+        return False
+
+
 def _parse_datetime(value: Any) -> Any:
     """RFC 3339 text becomes a datetime here, so strict models accept YAML and CSV alike.
 
@@ -84,13 +92,8 @@ def _parse_datetime(value: Any) -> Any:
         except ValueError:
             pass
         else:
-            if parsed.tzinfo is not None:
-                try:
-                    parsed.astimezone(UTC)  # 9999-12-31T23:59:59-01:00 is past datetime's range in UTC
-                except OverflowError:
-                    raise DateTimeSyntaxError(
-                        f'"{value}" is out of range; expected e.g. 2026-03-01T18:00:00Z'
-                    ) from None
+            if parsed.tzinfo is not None and not _in_range(parsed):
+                raise DateTimeSyntaxError(f'"{value}" is out of range; expected a date-time from 1970 to 9999 (UTC)')
             return parsed
     raise DateTimeSyntaxError(f'"{value}" is not a valid date-time; expected e.g. 2026-03-01T18:00:00Z')
 

@@ -111,7 +111,7 @@ def test_an_empty_identity_map_holds_nothing() -> None:
 
 
 def test_a_migration_list_without_its_header_row_is_an_error() -> None:
-    """A truncated export must not read as an empty list, which would plan to cancel every migration in it."""
+    """A truncated export must not read as an empty list: its migrations would silently stop being tracked."""
     diags = Diagnostics()
     assert not read_migrations("", "e.csv", CsvFormat.SITE_MIGRATIONS, diags).migrations
     assert [d.render() for d in diags.sorted()] == [
