@@ -169,6 +169,11 @@ def read_migrations(
     rows = _rows(text, filename, diags)
     header = next(rows, None)
     if header is None:
+        # A truncated export must not read as "no migrations": they would silently stop being tracked.
+        required = ",".join(name for name, info in model.model_fields.items() if info.is_required())
+        diags.error(
+            "CSV file is empty", SourceRange.at(filename, 1), detail=f"the first row names the columns, e.g. {required}"
+        )
         return items
     line, raw, cells = header
     head = CsvRowLocator(filename, line, raw, {})

@@ -2,7 +2,7 @@
 
 Plain frozen dataclasses (no pydantic, no ruamel) so the planner can import them without pulling in
 loaders. Items are keyed by their canonical natural key, which is also what their resource address
-names (DESIGN.md §3): UPNs, group ids, site URLs and nicknames are compared case-insensitively, so the
+names: UPNs, group ids, site URLs, nicknames and wave names are compared case-insensitively, so the
 key is lower-cased and a site URL loses its trailing slash.
 """
 
@@ -77,6 +77,8 @@ def canonical_key(kind: str, raw: str) -> str:
         return url_key(raw)
     if kind == GROUP_MIGRATION:
         return nickname_key(raw)
+    if kind == WAVE:
+        return wave_key(raw)
     return raw
 
 
@@ -94,6 +96,10 @@ def url_key(url: str) -> str:
 
 def nickname_key(nickname: str) -> str:
     return nickname.strip().lower()
+
+
+def wave_key(name: str) -> str:
+    return name.strip().lower()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,11 +152,11 @@ class Wave:
 
     @property
     def key(self) -> str:
-        return self.name
+        return wave_key(self.name)
 
     @property
     def address(self) -> str:
-        return address(WAVE, self.name)
+        return address(WAVE, self.key)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,7 +8,7 @@ pattern mismatch into words a migration engineer recognises.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BeforeValidator, Field, Strict, StringConstraints
@@ -21,7 +21,7 @@ UPN_PATTERN = (
     r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
 GUID_PATTERN = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
-HTTPS_URL_PATTERN = r"^https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[^\s?#]*)?$"
+HTTPS_URL_PATTERN = r"^https://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[^\s?#\x00-\x1f\x7f]*)?$"
 ENDPOINT_URL_PATTERN = r"^https?://[A-Za-z0-9.\[\]:-]+(/[^\s?#]*)?$"
 DOMAIN_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 # Entra mailNickname: 1-64 ASCII characters, none of @ ( ) \ [ ] " ; : < > , or space.
@@ -68,6 +68,14 @@ _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+def _in_range(value: datetime) -> bool:
+    """Graph writes years with four digits, and 9999-12-31T23:59:59-01:00 is past datetime's range in UTC."""
+    try:
+        return 1970 <= value.astimezone(UTC).year <= 9999
+    except OverflowError:
+        return False
+
+
 def _parse_datetime(value: Any) -> Any:
     """RFC 3339 text becomes a datetime here, so strict models accept YAML and CSV alike.
 
@@ -80,9 +88,13 @@ def _parse_datetime(value: Any) -> Any:
         raise DateTimeSyntaxError(f'"{value}" is a date without a time; expected e.g. {text}T18:00:00Z')
     if _RFC3339.fullmatch(text):
         try:
-            return datetime.fromisoformat(text.upper())
+            parsed = datetime.fromisoformat(text.upper())
         except ValueError:
             pass
+        else:
+            if parsed.tzinfo is not None and not _in_range(parsed):
+                raise DateTimeSyntaxError(f'"{value}" is out of range; expected a date-time from 1970 to 9999 (UTC)')
+            return parsed
     raise DateTimeSyntaxError(f'"{value}" is not a valid date-time; expected e.g. 2026-03-01T18:00:00Z')
 
 

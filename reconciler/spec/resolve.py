@@ -1,9 +1,10 @@
 """From validated items to desired state: the checks that span items and files, defaults and waves applied.
 
 Checks: the same resource declared twice (case-insensitively), identity mappings that are not
-one-to-one, a user migration without a user mapping, site URLs off the tenants' hosts, a
-group-connected site given as a regular site (warning), unknown and empty waves, and schedules whose
-latest start is not after the preferred start.
+one-to-one, two migrations into one target, a user migration without a user mapping, UPNs and emails
+outside their tenant's domains, site URLs off the tenants' hosts, a group-connected site given as a
+regular site (warning), unknown and empty waves, and schedules whose latest start is not after the
+preferred start.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from reconciler.spec.desired import (
     nickname_key,
     upn_key,
     url_key,
+    wave_key,
 )
 from reconciler.spec.diagnostics import Diagnostics, SourceRange
 from reconciler.spec.enums import GroupType, MigrationState, UserType
@@ -44,6 +46,8 @@ from reconciler.spec.sourced import Sourced
 
 S = TypeVar("S", bound=SpecModel)
 
+_TARGET_NOUN = {USER_MIGRATION: "target user", SITE_MIGRATION: "target site", GROUP_MIGRATION: "target group"}
+
 
 @dataclass(frozen=True)
 class SpecContext:
@@ -52,6 +56,8 @@ class SpecContext:
     source_tenant_id: str | None = None
     source_hosts: tuple[str, ...] | None = None
     target_hosts: tuple[str, ...] | None = None
+    source_domains: tuple[str, ...] | None = None  # lower-case
+    target_domains: tuple[str, ...] | None = None
     user_type: UserType = UserType.REGULAR_USER
     group_type: GroupType = GroupType.M365_GROUP
     validate_only: bool = False
@@ -144,14 +150,48 @@ class _Resolver:
                 address=addr,
             )
 
+    def in_domains(
+        self, value: str | None, domains: tuple[str, ...] | None, item: Sourced[Any], name: str, which: str, addr: str
+    ) -> None:
+        if value is None or domains is None:
+            return
+        domain = value.rpartition("@")[2].lower()
+        if domain not in domains:
+            self.diags.error(
+                f"{name} {value} is not in a domain of the {which} tenant",
+                item.where.field(name),
+                detail=f"its domains are {', '.join(domains)}; if the tenant has {domain}, "
+                f"add it to {which}.domains in reconciler.yaml",
+                address=addr,
+            )
+
+    def one_target(
+        self, targets: dict[str, tuple[str, Sourced[Any]]], kind: str, k: str, item: Sourced[Any], target: str, at: str
+    ) -> None:
+        """Two migrations into one target would overwrite each other: the later one is an error. ``at`` is
+        the field to point at (the target field when written, else the key whose default it is)."""
+        if item.spec.state is MigrationState.CANCELLED:
+            return  # a cancelled migration never starts again
+        tk = url_key(target) if kind == SITE_MIGRATION else target.strip().lower()
+        owner = targets.get(tk)
+        if owner is None:
+            targets[tk] = (k, item)
+            return
+        self.diags.error(
+            f"{_TARGET_NOUN[kind]} {target} is also the target of {address(kind, owner[0])}",
+            item.where.field(at),
+            detail=f"two migrations into one target would overwrite each other; the other is at {owner[1].where.item}",
+            address=address(kind, k),
+        )
+
     # -- kinds ---------------------------------------------------------------------------------------
 
     def resolve_waves(self, items: list[Sourced[Any]]) -> None:
-        for name, item in self.unique(items, WAVE, "name", lambda n: n):
+        for name, item in self.unique(items, WAVE, "name", wave_key):
             spec = item.spec
             self.schedule_order(spec.preferred_start, spec.latest_start, item, address(WAVE, name))
             wave = Wave(
-                name=name,
+                name=spec.name,
                 description=spec.description,
                 preferred_start=_utc(spec.preferred_start),
                 latest_start=_utc(spec.latest_start),
@@ -178,11 +218,17 @@ class _Resolver:
         self.one_to_one(unique, USER_MAPPING, "target_upn", upn_key, "target user")
         for k, item in unique:
             spec = item.spec
+            addr = address(USER_MAPPING, k)
+            user_type = spec.user_type or self.context.user_type
+            self.in_domains(spec.source_upn, self.context.source_domains, item, "source_upn", "source", addr)
+            self.in_domains(spec.target_upn, self.context.target_domains, item, "target_upn", "target", addr)
+            if user_type is not UserType.GUEST_USER:  # a guest's email is its home address, outside the tenant
+                self.in_domains(spec.target_email, self.context.target_domains, item, "target_email", "target", addr)
             self.desired.user_mappings[k] = UserMapping(
                 source_upn=spec.source_upn,
                 target_upn=spec.target_upn,
                 target_email=spec.target_email,
-                user_type=spec.user_type or self.context.user_type,
+                user_type=user_type,
                 source_organization_id=self.organization(item, USER_MAPPING, k),
                 protect=_first(spec.protect, item.file_protect, self.context.protect),
                 range=item.where.item,
@@ -210,10 +256,11 @@ class _Resolver:
         wave_name = spec.wave if spec.wave is not None else item.file_wave
         wave: Wave | None = None
         if wave_name is not None:
-            entry = self.waves.get(wave_name)
+            entry = self.waves.get(wave_key(wave_name))
             if entry is not None:
                 entry.members += 1
                 wave = entry.wave
+                wave_name = wave.name  # one spelling per wave in plans and status, whatever the migration wrote
             elif spec.wave is not None:  # a CSV file's default wave is checked once, at the file
                 self.unknown_wave(wave_name, item.where.field("wave"), addr)
         preferred = spec.preferred_start or (wave.preferred_start if wave else None)
@@ -252,11 +299,14 @@ class _Resolver:
         self.diags.error(
             f'wave "{name}" is not declared',
             where,
-            detail=did_you_mean(name, self.waves) if self.waves else "declare it under waves:",
+            detail=did_you_mean(name, [w.wave.name for w in self.waves.values()])
+            if self.waves
+            else "declare it under waves:",
             address=addr,
         )
 
     def resolve_user_migrations(self, items: list[Sourced[Any]]) -> None:
+        targets: dict[str, tuple[str, Sourced[Any]]] = {}
         for k, item in self.unique(items, USER_MIGRATION, "source_upn", upn_key):
             spec = item.spec
             addr = address(USER_MIGRATION, k)
@@ -276,13 +326,17 @@ class _Resolver:
                     detail=f"the mapping is at {mapping.range}",
                     address=addr,
                 )
+            effective = target or (mapping.target_upn if mapping else "")
+            if mapping is not None and upn_key(effective) == upn_key(mapping.target_upn):
+                self.one_target(targets, USER_MIGRATION, k, item, effective, "target_upn" if target else "source_upn")
             self.desired.user_migrations[k] = UserMigration(
                 source_upn=spec.source_upn,
-                target_upn=target or (mapping.target_upn if mapping else ""),
+                target_upn=effective,
                 **self.migration(item, addr),
             )
 
     def resolve_site_migrations(self, items: list[Sourced[Any]], group_nicknames: dict[str, str]) -> None:
+        targets: dict[str, tuple[str, Sourced[Any]]] = {}
         for k, item in self.unique(items, SITE_MIGRATION, "source_url", url_key):
             spec = item.spec
             addr = address(SITE_MIGRATION, k)
@@ -296,6 +350,7 @@ class _Resolver:
                     detail=f"move group-connected sites as a group_migration (source_mail_nickname: {group})",
                     address=addr,
                 )
+            self.one_target(targets, SITE_MIGRATION, k, item, spec.target_url.rstrip("/"), "target_url")
             self.desired.site_migrations[k] = SiteMigration(
                 source_url=spec.source_url.rstrip("/"),
                 target_url=spec.target_url.rstrip("/"),
@@ -303,9 +358,15 @@ class _Resolver:
             )
 
     def resolve_group_migrations(self, items: list[Sourced[Any]]) -> None:
+        targets: dict[str, tuple[str, Sourced[Any]]] = {}
         for k, item in self.unique(items, GROUP_MIGRATION, "source_mail_nickname", nickname_key):
             spec = item.spec
             addr = address(GROUP_MIGRATION, k)
+            written = spec.target_mail_nickname is not None
+            target = spec.target_mail_nickname or spec.source_mail_nickname
+            self.one_target(
+                targets, GROUP_MIGRATION, k, item, target, "target_mail_nickname" if written else "source_mail_nickname"
+            )
             self.desired.group_migrations[k] = GroupMigration(
                 source_mail_nickname=spec.source_mail_nickname,
                 target_mail_nickname=spec.target_mail_nickname or spec.source_mail_nickname,
@@ -318,7 +379,7 @@ def resolve(sources: SpecSources, context: SpecContext, diags: Diagnostics) -> D
     r = _Resolver(context, diags)
     r.resolve_waves(sources.waves)
     for ref in sources.csv_waves:
-        if ref.spec.wave is not None and ref.spec.wave not in r.waves:
+        if ref.spec.wave is not None and wave_key(ref.spec.wave) not in r.waves:
             r.unknown_wave(ref.spec.wave, ref.where.field("wave"), None)
     r.resolve_user_mappings(sources.user_mappings)
     r.resolve_group_mappings(sources.group_mappings)
@@ -335,7 +396,7 @@ def resolve(sources: SpecSources, context: SpecContext, diags: Diagnostics) -> D
             diags.warning(
                 f"{address(WAVE, name)} has no migrations",
                 entry.source.where.field("name"),
-                detail=f"add `wave: {name}` to the migrations that belong to it, or remove the wave",
+                detail=f"add `wave: {entry.wave.name}` to the migrations that belong to it, or remove the wave",
                 address=address(WAVE, name),
             )
     return r.desired

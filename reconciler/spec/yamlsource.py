@@ -43,6 +43,8 @@ def compose(text: str, *, pure: bool = False) -> Node | None:
 
 
 _TAG = "tag:yaml.org,2002:"
+# What a spec can mean; tag:yaml.org,2002:python/..., binary, set, omap and the like are not among them.
+_CORE_TAGS = frozenset({"str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge"})
 
 
 @dataclass(slots=True)
@@ -145,9 +147,10 @@ class _Builder:
             raise _AliasBomb
         loc = _loc(node)
         tag = node.tag or ""
-        if not tag.startswith(_TAG) and tag not in ("", "!"):
+        if tag not in ("", "!") and (not tag.startswith(_TAG) or tag[len(_TAG) :] not in _CORE_TAGS):
             # Report it, then read the value as if untagged so the rest of the item is still checked.
-            self.diags.error(f"unsupported YAML tag {tag}", loc.range(self.filename))
+            shown = "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
+            self.diags.error(f"unsupported YAML tag {shown}", loc.range(self.filename))
         if isinstance(node, ScalarNode):
             return _scalar(node), loc
         if id(node) in self.active:

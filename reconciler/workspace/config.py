@@ -116,6 +116,12 @@ class TenantConfig(ConfigModel):
     domain: Domain | None = Field(
         None, description="Initial domain, e.g. contoso.onmicrosoft.com; may come from the emulator connection file."
     )
+    domains: list[Domain] | None = Field(
+        None,
+        description="The tenant's other domains (verified custom domains, subdomains) its users' UPNs and emails may "
+        "use; with `domain` and LABEL.onmicrosoft.com of each https://LABEL.sharepoint.com host, what the domain "
+        "check accepts.",
+    )
     hosts: list[HttpsUrl] | None = Field(
         None,
         description="SharePoint hosts; default https://LABEL.sharepoint.com and https://LABEL-my.sharepoint.com "

@@ -42,6 +42,25 @@ class TenantFacts:
     domain: str | None
     hosts: tuple[str, ...] | None
     data_location: str | None
+    domains: tuple[str, ...] | None = None  # every domain its UPNs may use, lower-case; None: not known
+
+
+def tenant_domains(
+    domain: str | None, extra: list[str] | None, hosts: tuple[str, ...] | None
+) -> tuple[str, ...] | None:
+    """The domains a tenant's UPNs and emails may use: ``domain``, ``domains:`` and the initial
+    LABEL.onmicrosoft.com of each https://LABEL.sharepoint.com host (every tenant has it; guests' UPNs
+    live there). Unknown (``None``, the check is skipped) while ``domain`` is not known. Subdomains are
+    not implied: Entra verifies each one separately, so each is listed."""
+    if domain is None:
+        return None
+    found = [domain, *(extra or [])]
+    for host in hosts or ():
+        name = (urlsplit(host).hostname or "").lower()
+        label, _, rest = name.partition(".")
+        if rest == "sharepoint.com":
+            found.append(f"{label.removesuffix('-my')}.onmicrosoft.com")
+    return tuple(dict.fromkeys(d.lower() for d in found))
 
 
 @dataclass
@@ -235,7 +254,15 @@ def _facts(
                 _at(loc, filename, role, "domain"),
                 detail="list the tenant's SharePoint hosts, e.g. https://contoso.sharepoint.com",
             )
-    return TenantFacts(role, name, tenant_id.lower() if tenant_id else None, domain, hosts, tenant.data_location)
+    return TenantFacts(
+        role,
+        name,
+        tenant_id.lower() if tenant_id else None,
+        domain,
+        hosts,
+        tenant.data_location,
+        tenant_domains(domain, tenant.domains, hosts),
+    )
 
 
 def _check_tenants_differ(
@@ -253,6 +280,20 @@ def _check_tenants_differ(
             _at(loc, filename, "target", "domain"),
             detail=f"both are {source.domain}; a cross-tenant migration needs two tenants",
         )
+    elif source.domains is not None and target.domains is not None:
+        shared = [d for d in target.domains if d in source.domains]
+        if shared:
+            # A domain is verified in one tenant only; listing it on both sides would let a UPN of the
+            # wrong tenant pass the domain check.
+            diags.error(
+                f"{', '.join(shared)} cannot be a domain of both tenants",
+                _at(
+                    loc,
+                    filename,
+                    *_first_written(loc, ("target", "domains"), ("source", "domains"), ("target", "domain")),
+                ),
+                detail="a domain belongs to one tenant; remove it from source.domains or target.domains",
+            )
 
 
 def _context(config: WorkspaceConfig | None, source: TenantFacts | None, target: TenantFacts | None) -> SpecContext:
@@ -263,6 +304,8 @@ def _context(config: WorkspaceConfig | None, source: TenantFacts | None, target:
         source_tenant_id=source.tenant_id,
         source_hosts=source.hosts,
         target_hosts=target.hosts,
+        source_domains=source.domains,
+        target_domains=target.domains,
         user_type=d.user_type,
         group_type=d.group_type,
         validate_only=d.validate_only,
@@ -306,6 +349,14 @@ def _at(loc: Loc, filename: str, *path: str) -> SourceRange:
             return (key or current).range(filename)
         current = child
     return current.range(filename)
+
+
+def _first_written(loc: Loc, *paths: tuple[str, str]) -> tuple[str, str]:
+    for section, name in paths:
+        part = loc.value_of(section)
+        if part is not None and part.value_of(name) is not None:
+            return section, name
+    return paths[-1]
 
 
 def _is_loopback(host: str) -> bool:

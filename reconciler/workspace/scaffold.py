@@ -55,6 +55,8 @@ target:
   name: fabrikam
   tenant_id: 209a1d2e-6cb2-5501-a039-58b1392b7c3d
   domain: fabrikam.onmicrosoft.com
+  # UPNs and emails must be in the tenant's domains; list its other (custom) domains, e.g.:
+  # domains: [fabrikam.com]
   # data_location: NAM # the target geo of a multi-geo tenant
 emulator:
   connection_file: .reconciler/emulator.json

@@ -103,8 +103,26 @@ def test_migration_list_header_problems_stop_the_file() -> None:
     ]
 
 
-def test_empty_files_hold_nothing() -> None:
+def test_an_empty_identity_map_holds_nothing() -> None:
     diags = Diagnostics()
-    assert not read_migrations("", "e.csv", CsvFormat.GROUP_MIGRATIONS, diags).migrations
     assert not read_identity_map("\n\n", "e.csv", diags).user_mappings
+    assert not read_migrations("source_mail_nickname\n", "h.csv", CsvFormat.GROUP_MIGRATIONS, diags).migrations
     assert not diags.items
+
+
+def test_a_migration_list_without_its_header_row_is_an_error() -> None:
+    """A truncated export must not read as an empty list: its migrations would silently stop being tracked."""
+    diags = Diagnostics()
+    assert not read_migrations("", "e.csv", CsvFormat.SITE_MIGRATIONS, diags).migrations
+    assert [d.render() for d in diags.sorted()] == [
+        "e.csv:1:1: error: CSV file is empty; the first row names the columns, e.g. source_url,target_url"
+    ]
+
+
+def test_a_url_with_a_control_character_is_not_a_url() -> None:
+    """A NUL or escape hidden in a cell would otherwise reach the service as part of the site URL."""
+    diags = Diagnostics()
+    text = "source_url,target_url\nhttps://c.sharepoint.com/sites/a\x00,https://f.sharepoint.com/sites/a\x1b[2J\n"
+    assert not read_migrations(text, "s.csv", CsvFormat.SITE_MIGRATIONS, diags).migrations
+    located = [(str(d.range), d.summary.split(":")[0], "is not a valid https URL" in d.summary) for d in diags.sorted()]
+    assert located == [("s.csv:2:1", "source_url", True), ("s.csv:2:35", "target_url", True)]

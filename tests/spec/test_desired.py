@@ -147,7 +147,7 @@ def test_addresses_escape_like_json() -> None:
             'site_migration["https://contoso.sharepoint.com/sites/it"]',
         ),
         ('group_migration["Finance"]', 'group_migration["finance"]'),
-        ('wave["Wave1"]', 'wave["Wave1"]'),
+        ('wave["Wave1"]', 'wave["wave1"]'),
         ("user_mapping[alice]", "user_mapping[alice]"),
         ("not an address", "not an address"),
     ],
@@ -156,3 +156,18 @@ def test_a_typed_address_is_canonicalized_like_the_spec_does(typed: str, canonic
     from reconciler.spec.desired import canonical_address
 
     assert canonical_address(typed) == canonical
+
+
+def test_wave_names_compare_without_regard_to_case(tmp_path: Path) -> None:
+    spec = (
+        SPEC.replace("- name: w1", "- name: Pilot")
+        .replace("wave: w1", "wave: PILOT", 1)
+        .replace("wave: w1", "wave: pilot")
+    )
+    ws = load_workspace(_workspace(tmp_path, spec))
+    assert not ws.diagnostics.items
+    assert list(ws.desired.waves) == ["pilot"]
+    assert ws.desired.waves["pilot"].address == 'wave["pilot"]'
+    # every member carries the declared spelling, so plans and status group them as one wave
+    assert {m.wave for m in ws.desired.user_migrations.values()} == {"Pilot"}
+    assert {m.validate_only for m in ws.desired.user_migrations.values()} == {True, False}

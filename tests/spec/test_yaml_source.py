@@ -57,6 +57,15 @@ def test_problems_become_diagnostics() -> None:
     ]
 
 
+def test_only_the_core_schema_tags_are_read() -> None:
+    value, errors, _ = _load("a: !!python/object/apply:os.system [id]\nb: !!binary aGk=\nc: !!str 12\nd: !!int '7'\n")
+    assert value == {"a": ["id"], "b": "aGk=", "c": "12", "d": "7"}
+    assert errors == [
+        "f.yaml:1:4: error: unsupported YAML tag !!python/object/apply:os.system",
+        "f.yaml:2:4: error: unsupported YAML tag !!binary",
+    ]
+
+
 def test_recursive_alias_is_an_error() -> None:
     value, errors, _ = _load("a: &x [1, *x]\n")
     assert value == {"a": [1, None]}
