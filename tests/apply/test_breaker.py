@@ -144,7 +144,8 @@ def test_service_killed_during_the_starts_stops_apply_and_a_rerun_converges(tmp_
     assert "1 change not attempted" in stopped[0], "the validate-only pre-flight was never sent"
     failed = [line for line in err.splitlines() if line.startswith('Error: user_migration["')]
     addresses = [line.split(":", 2)[1] for line in failed]
-    assert failed and len(addresses) == len(set(addresses)), "each failure is listed once"
+    assert failed, err
+    assert len(addresses) == len(set(addresses)), "each failure is listed once"
     assert "FAILED" not in out
     assert _journal(ws), "the starts' intents stay for the next run to resolve"
     _restart_and_converge(ws, service)
@@ -187,5 +188,6 @@ def test_a_failure_retrying_cannot_heal_opens_the_breaker_at_once() -> None:
     breaker = Breaker(30)
     tls_failure = UnreachableError("https://h/beta", "TLS verification failed", "check the CA", permanent=True)
     opened = breaker.failed(tls_failure)
-    assert opened is not None and opened.permanent
+    assert opened is not None
+    assert opened.permanent
     assert str(opened) == "cannot reach https://h/beta (TLS verification failed): check the CA"
