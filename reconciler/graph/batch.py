@@ -119,13 +119,10 @@ class BatchRunner:
                 continue
             content_type = headers.get("Content-Type") or headers.get("content-type")
             inner = raw.get("body")
-            if (
-                200 <= status < 300
-                and inner is not None
-                and (isinstance(inner, str) or (content_type is not None and not is_json(content_type)))
-            ):
+            problem = _inner_problem(inner, content_type) if 200 <= status < 300 else None
+            if problem is not None:
                 responses[rid] = MalformedResponseError(
-                    f"the answer inside the $batch is {content_type or 'without a content type'}, not a JSON object",
+                    f"the answer inside the $batch {problem}",
                     method=member.method if member else "POST",
                     path=where,
                     status=status,
@@ -201,3 +198,12 @@ class BatchRunner:
             # Graph's advice: retry the throttled members after the longest Retry-After of the batch.
             scheduler.throttled(longest)
         return done
+
+
+def _inner_problem(body: Any, content_type: str | None) -> str | None:
+    """Why a 2xx member's body is not JSON, or None. A non-JSON body travels in a $batch as a string."""
+    if content_type is not None and not is_json(content_type):
+        return f"is {content_type}, not JSON"
+    if isinstance(body, str):
+        return "is not valid JSON" if content_type is not None else "is a string, not JSON"
+    return None
