@@ -188,6 +188,7 @@ class GraphTransport:
                     raise failure from exc
                 # Never sleep past the moment the breaker would open: the run learns it promptly.
                 wait = min(self.backoff.delay(attempt), self.breaker.remaining() + 0.1)
+                log.info("%s %s: %s; retry %d in %.1f s", method, url, failure.reason, attempt, wait)
                 await self._pause(wait, method, path, last_throttle)
                 continue
             self.breaker.succeeded()
@@ -222,6 +223,7 @@ class GraphTransport:
                     raise error_for(method, path, status, body, request_id, client_request_id)
                 self.stats["retries"] += 1
                 wait = retry_after if retry_after is not None else self.backoff.delay(attempt)
+                log.info("%s %s -> %d; retry %d in %.1f s", method, url, status, attempt, wait)
                 await self._pause(wait, method, path, last_throttle)
                 continue
             self.scheduler.succeeded()
