@@ -30,6 +30,7 @@ from reconciler.graph.errors import (
     GraphError,
     MalformedResponseError,
     Throttled,
+    UnreachableError,
     error_for,
 )
 from reconciler.graph.network import Breaker, unreachable
@@ -169,6 +170,8 @@ class GraphTransport:
                     )
             except DeadlineExceeded:
                 raise self._deadline_error(method, path, last_throttle) from None
+            except UnreachableError as no_token:  # the authority, renewing the token: nothing was sent
+                raise self.breaker.failed(no_token) or no_token from None
             except httpx.TransportError as exc:
                 failure = unreachable(exc, channel.connection.graph_base_url, channel.connection.ca_file)
                 log.debug("%s %s -> no answer (%s) %d ms", method, url, failure.reason, _ms(started))

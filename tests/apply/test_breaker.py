@@ -191,3 +191,33 @@ def test_a_failure_retrying_cannot_heal_opens_the_breaker_at_once() -> None:
     assert opened is not None
     assert opened.permanent
     assert str(opened) == "cannot reach https://h/beta (TLS verification failed): check the CA"
+
+
+def test_the_client_fails_fast_once_the_breaker_is_open(emu: Any) -> None:
+    import asyncio
+    import socket
+
+    from reconciler.graph.config import GraphSettings
+    from tests.graph.conftest import client
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = GraphSettings(breaker_seconds=1.0, backoff_base=0.05, backoff_cap=0.2, max_attempts=1000)
+
+    async def scenario() -> tuple[float, int, int]:
+        async with client(emu, settings, graph_base_url=f"https://127.0.0.1:{port}/beta") as graph:
+            began = time.monotonic()
+            with pytest.raises(ServiceUnreachableError) as first:
+                await graph.get_task("00000000-0000-0000-0000-000000000001")
+            took = time.monotonic() - began
+            assert str(first.value).startswith(f"cannot reach https://127.0.0.1:{port}/beta (connection refused, for ")
+            sent = graph.stats["requests"]
+            with pytest.raises(ServiceUnreachableError):
+                await graph.get_task("00000000-0000-0000-0000-000000000002")
+            return took, sent, graph.stats["requests"]
+
+    took, sent, after = asyncio.run(scenario())
+    assert took < 3, f"the breaker opened after {took:.1f} s, not about its 1 s window"
+    assert sent > 1, "the refused connection was retried within the window"
+    assert after == sent, "nothing is sent once the breaker is open"
