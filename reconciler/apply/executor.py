@@ -333,8 +333,10 @@ class Applier:
             # Learn the outcome by reading, never by posting again.
             try:
                 task = await self.graph.find_task(TaskKey(TASK_KINDS[change.kind], change.key))  # type: ignore[arg-type]
-            except GraphError:
+            except GraphError as lookup_error:
                 task = None
+                if isinstance(lookup_error, ServiceUnreachableError):
+                    self.halted = self.halted or lookup_error
             if task is None:
                 self._fail(change, f"{error} (the intent stays in the state; the next run resolves it)")
                 return
