@@ -146,9 +146,8 @@ async def run_apply(
 
 
 def event_line(event: dict[str, Any]) -> str | None:
-    """Plain progress for logs: one line per finished or failed change."""
+    """Plain progress for logs: one line per finished change."""
     if event.get("type") == "apply_complete":
         return f"{event['address']}: {event['action']} complete"
-    if event.get("type") == "apply_errored":
-        return f"{event['address']}: {event['action']} FAILED: {event.get('@message', '')}"
+    # A failure is listed once, in the errors after the run (the CLI's ``Error:`` lines), not here too.
     return None

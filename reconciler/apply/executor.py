@@ -25,7 +25,7 @@ from typing import Any
 
 from reconciler.apply import params
 from reconciler.graph.client import GraphClient, MappingWrite, TaskKey
-from reconciler.graph.errors import AmbiguousWriteError, GraphError
+from reconciler.graph.errors import AmbiguousMalformedResponse, AmbiguousWriteError, GraphError, ServiceUnreachableError
 from reconciler.graph.models import GroupIdentityMapping, MigrationTask, UserIdentityMapping
 from reconciler.plan.model import Action, Change, Plan
 from reconciler.plan.planner import TASK_KINDS, values_digest
@@ -60,10 +60,20 @@ class Failure:
 class ApplyReport:
     done: Counter[str] = field(default_factory=Counter)  # by action value
     failures: list[Failure] = field(default_factory=list)
+    # Set when the Graph client's circuit breaker opened: the run stopped sending; the rest was not attempted.
+    stopped: str | None = None
+    not_attempted: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        return not self.failures and self.stopped is None
+
+    def stopped_line(self) -> str:
+        n = self.not_attempted
+        return (
+            f"{self.stopped}; apply stopped: {n} change{'' if n == 1 else 's'} not attempted. The state is saved: "
+            "run apply again to continue"
+        )
 
     def count(self, word: str) -> int:
         return sum(self.done[a.value] for a in DONE_WORDS[word])
@@ -72,6 +82,8 @@ class ApplyReport:
         parts = [f"{self.count(w)} {w}" for w in ("created", "updated", "deleted", "started", "cancelled", "forgotten")]
         extra = [f"{self.count(w)} {w}" for w in ("validated", "adopted") if self.count(w)]
         head = "Apply complete!" if self.ok else f"Apply finished with {len(self.failures)} failed."
+        if self.stopped:
+            head = f"Apply stopped: {len(self.failures)} failed, {self.not_attempted} not attempted."
         return f"{head} {', '.join(parts + extra)}."
 
 
@@ -99,6 +111,7 @@ class Applier:
         self.parallelism = parallelism
         self.emit = emit
         self.report = ApplyReport()
+        self.halted: ServiceUnreachableError | None = None
         self.total = 0
         self.on_finished: Callable[[int], None] = lambda n: None
 
@@ -125,6 +138,11 @@ class Applier:
         self.emit({"type": "apply_progress", "done": finished, "total": self.total})
 
     def _fail(self, change: Change, error: Exception | str) -> None:
+        if isinstance(error, ServiceUnreachableError):
+            # Nothing reached the service: not a failure of this change, and no new work is scheduled.
+            self.halted = self.halted or error
+            self.on_finished(1)
+            return
         message = str(error)
         self.report.failures.append(Failure(change.address, message))
         self.on_finished(1)
@@ -170,6 +188,8 @@ class Applier:
         await self._mappings([*by[Action.CREATE], *by[Action.UPDATE]], remove=False)
         cancelled_for_replace: set[str] = set()
         for chunk in _chunks(by[Action.CANCEL] + by[Action.REPLACE]):
+            if self.halted:
+                break
             await self._bounded([self._cancel(c, cancelled_for_replace) for c in chunk])
             self.save()
         starts = (
@@ -178,15 +198,20 @@ class Applier:
             + [c for c in by[Action.REPLACE] if c.address in cancelled_for_replace]
         )
         for chunk in _chunks(starts):
+            if self.halted:
+                break
             intents = {c.address: self._intent(c) for c in chunk}
             self.state.journal.extend(intents.values())
             self.save()  # every intent of the chunk is stored before any of its POSTs leaves
             await self._bounded([self._start(c, intents[c.address]) for c in chunk])
             self.save()
         for chunk in _chunks(by[Action.VALIDATE]):
+            if self.halted:
+                break
             await self._bounded([self._validate(c) for c in chunk])
             self.save()
-        await self._mappings(by[Action.DELETE], remove=True)
+        if not self.halted:
+            await self._mappings(by[Action.DELETE], remove=True)
         for change in by[Action.ADOPT]:
             if change.kind in TASK_KINDS:
                 self._record(
@@ -206,6 +231,16 @@ class Applier:
             wanted = self.protected(address)
             if wanted is not None:
                 resource.protect = wanted
+        if self.halted:
+            self.report.stopped = str(self.halted)
+            self.report.not_attempted = self.total - sum(self.report.done.values()) - len(self.report.failures)
+            self.emit(
+                {
+                    "type": "apply_stopped",
+                    "not_attempted": self.report.not_attempted,
+                    "@message": self.report.stopped_line(),
+                }
+            )
         self.save()
         return self.report
 
@@ -222,7 +257,7 @@ class Applier:
         users = [c for c in changes if c.kind == "user_mapping"]
         groups = [c for c in changes if c.kind == "group_mapping"]
         for batch, kind in ((users, "user"), (groups, "group")):
-            if not batch:
+            if not batch or self.halted:
                 continue
             by_key = {c.key: c for c in batch}
             if kind == "user":
@@ -254,6 +289,8 @@ class Applier:
             self.save()
 
     async def _cancel(self, change: Change, cancelled_for_replace: set[str]) -> None:
+        if self.halted:
+            return
         if not change.task_id:
             self._fail(change, "no task id to cancel")
             return
@@ -283,14 +320,23 @@ class Applier:
     async def _start(self, change: Change, intent: dict[str, Any]) -> None:
         """One task POST whose intent is already stored; the caller saves the outcome with its chunk."""
         task: MigrationTask | None = None
+        if self.halted:  # its intent goes: this POST is never sent
+            self.state.journal = [i for i in self.state.journal if i["id"] != intent["id"]]
+            return
         try:
             task = await self.graph.create_task(params.task_parameters(change))
+        except AmbiguousMalformedResponse as error:
+            # A 2xx that does not say what happened is no proof of a start: the next run looks it up.
+            self._fail(change, f"{error} (the intent stays in the state; the next run resolves it)")
+            return
         except AmbiguousWriteError as error:
             # Learn the outcome by reading, never by posting again.
             try:
                 task = await self.graph.find_task(TaskKey(TASK_KINDS[change.kind], change.key))  # type: ignore[arg-type]
-            except GraphError:
+            except GraphError as lookup_error:
                 task = None
+                if isinstance(lookup_error, ServiceUnreachableError):
+                    self.halted = self.halted or lookup_error
             if task is None:
                 self._fail(change, f"{error} (the intent stays in the state; the next run resolves it)")
                 return
@@ -308,6 +354,8 @@ class Applier:
         self._ok(change)
 
     async def _validate(self, change: Change) -> None:
+        if self.halted:
+            return
         try:
             await self.graph.validate_task(params.task_parameters(change))
         except GraphError as error:

@@ -163,6 +163,8 @@ def apply(
     else:
         for failure in report.failures:
             click.echo(f"Error: {failure.address}: {failure.message}", err=True)
+        if report.stopped:
+            click.echo(f"Error: {report.stopped_line()}", err=True)
         click.echo(f"\n{report.summary_line()}")
     if not report.ok:
         sys.exit(1)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
 
 from reconciler import __version__
+from reconciler.cli import logs
 from reconciler.cli.apply_cmds import apply, export, import_, status
 from reconciler.cli.emulator import emulator
 from reconciler.cli.plan_cmds import plan, show
@@ -34,8 +36,18 @@ class _Cli(click.Group):
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="reconciler")
-def main() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Log every Graph and token request to stderr (method, URL, status, request-id, ms; never a token or "
+    "secret). Same as RECONCILER_LOG=debug.",
+)
+def main(debug: bool) -> None:
     """Declarative plan/apply reconciler for SharePoint cross-tenant migrations (Microsoft Graph beta)."""
+    try:
+        logs.configure(logs.level_of(debug, os.environ.get(logs.ENV)))
+    except logs.LogLevelError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 main.add_command(emulator)

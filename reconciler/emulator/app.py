@@ -15,6 +15,7 @@ from reconciler.emulator.auth import Claims, ManagedIdentityError, OAuthError
 from reconciler.emulator.batch import InnerRequest, failed_dependency, parse_batch
 from reconciler.emulator.control import ControlApi
 from reconciler.emulator.errors import GraphError, envelope
+from reconciler.emulator.faults import RawBody, hostile_body
 from reconciler.emulator.graph import GraphService, Request, Response, method_not_allowed, parse_json_body
 from reconciler.emulator.odata import decode_path
 from reconciler.emulator.oidc import issuer_url
@@ -282,6 +283,10 @@ class EmulatorApp:
             return
         request = Request(method, path, query, headers, parsed, base_url)
         response = await self._serve_one(request, claims, common)
+        if isinstance(response.body, RawBody):
+            raw_headers = {**graph_headers, **response.headers, "content-type": response.body.content_type}
+            await self._send(send, response.status, raw_headers, response.body.content)
+            return
         await self._json(send, response.status, response.body, {**graph_headers, **response.headers})
 
     async def _serve_one(self, request: Request, claims: Claims, common: dict[str, str]) -> Response:
@@ -310,6 +315,9 @@ class EmulatorApp:
         if decision.action == "drop_after":
             self.rt.count("dropped", 0)
             raise Dropped
+        if decision.action == "body" and decision.rule is not None and 200 <= response.status < 300:
+            self.rt.count("malformed", response.status)
+            return Response(response.status, hostile_body(decision.rule, response.body), response.headers)
         return response
 
     async def _batch(
@@ -347,7 +355,10 @@ class EmulatorApp:
             results[item.id.lower()] = response.status
             entry: dict[str, Any] = {"id": item.id, "status": response.status}
             entry_headers = {k: v for k, v in response.headers.items() if k.lower() == "retry-after"}
-            if response.body is not None:
+            if isinstance(response.body, RawBody):  # a non-JSON body travels as a string, with its type
+                entry_headers["Content-Type"] = response.body.content_type
+                entry["body"] = response.body.content.decode("utf-8", "replace")
+            elif response.body is not None:
                 entry_headers["Content-Type"] = GRAPH_CONTENT_TYPE
                 entry["body"] = response.body
             entry["headers"] = entry_headers

@@ -1,4 +1,5 @@
-"""Fault injection: per-app token-bucket throttling, random failures, latency, dropped connections."""
+"""Fault injection: per-app token-bucket throttling, random failures, latency, dropped connections,
+and answers whose bodies are not what the API documents (for testing a client's checks)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,49 @@ import random
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from reconciler.emulator.settings import FaultRule, Faults
 
 
 @dataclass(frozen=True)
 class Decision:
-    """What happens to one Graph request: ``action`` is None (serve it), status, drop_before or drop_after."""
+    """What happens to one Graph request: ``action`` is None (serve it), status, drop_before, drop_after
+    or body (serve it, then replace the body of a 2xx answer as ``rule`` says)."""
 
     action: str | None = None
     status: int = 0
     retry_after: str | None = None
     latency: float = 0.0
+    rule: FaultRule | None = None
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """A body sent as these bytes with this content type instead of as JSON."""
+
+    content: bytes
+    content_type: str
+
+
+def hostile_body(rule: FaultRule, body: Any) -> Any:
+    """The answer ``rule`` puts in place of ``body`` (a JSON value, or ``RawBody``)."""
+    if rule.body == "malformed_json":
+        return RawBody(b'{"id": "0b7c", "status": ', "application/json; charset=utf-8")
+    if rule.body == "html":
+        page = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Proxy sign-in</body></html>"
+        return RawBody(page, "text/html; charset=utf-8")
+    if rule.body == "empty_object":
+        return {}
+    if not isinstance(body, dict):
+        return body
+    if rule.body == "drop_members":
+        return {k: v for k, v in body.items() if k not in rule.members}
+    typed = dict(body)  # wrong_types
+    typed["id"] = 12345
+    if "status" in typed:
+        typed["status"] = True
+    return typed
 
 
 SERVE = Decision()
@@ -82,7 +114,7 @@ class FaultInjector:
                     retry = self._format_retry(rule.retry_after, rule.retry_after != int(rule.retry_after))
                 return Decision("status", rule.status, retry, latency)
             else:
-                return Decision(rule.action, 0, None, latency)
+                return Decision(rule.action, 0, None, latency, rule)
         if f.rate_limit is not None:
             rl = f.rate_limit
             bucket = self._buckets.get((tenant_id, app_id))

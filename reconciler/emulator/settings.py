@@ -44,12 +44,21 @@ class RandomFaults(_Strict):
     retry_after: float = Field(1.0, ge=0)
 
 
+BodyFault = Literal["malformed_json", "html", "empty_object", "drop_members", "wrong_types"]
+
+
 class FaultRule(_Strict):
-    """Applies to the next ``count`` Graph requests matching ``method`` and ``path`` (a regex)."""
+    """Applies to the next ``count`` Graph requests matching ``method`` and ``path`` (a regex).
+
+    ``action: body`` carries the request out and replaces the body of its 2xx answer with ``body``:
+    malformed JSON, an HTML page (``text/html``), ``{}``, the real body without ``members``, or the
+    real body with ``id``/``status`` of the wrong JSON types."""
 
     method: str | None = None
     path: str | None = None
-    action: Literal["status", "drop_before", "drop_after", "latency"] = "status"
+    action: Literal["status", "drop_before", "drop_after", "latency", "body"] = "status"
+    body: BodyFault = "malformed_json"
+    members: list[str] = Field(default_factory=lambda: ["id"])
     status: int = Field(503, ge=400, le=599)
     retry_after: float | None = Field(None, ge=0)
     latency_ms: int = Field(0, ge=0, le=600_000)

@@ -9,6 +9,7 @@ httpx client instead, so the configured CA bundle is always the one that is used
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import threading
 import time
@@ -28,7 +29,10 @@ from reconciler.graph.config import (
     TenantConnection,
     WorkloadIdentity,
 )
-from reconciler.graph.errors import AuthenticationError
+from reconciler.graph.errors import AuthenticationError, UnreachableError
+from reconciler.graph.network import unreachable
+
+log = logging.getLogger("reconciler.graph")
 
 REFRESH_MARGIN = 300.0  # seconds of remaining lifetime below which a token is renewed
 
@@ -40,6 +44,16 @@ def ssl_context(ca_file: Path | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca_file))
 
 
+def _logged(response: httpx.Response, started: float) -> httpx.Response:
+    # The URL without its query and never a header or form field: those carry secrets and assertions.
+    request = response.request
+    request_id = response.headers.get("x-ms-request-id") or response.headers.get("request-id") or "-"
+    url = str(request.url.copy_with(query=None))
+    elapsed = round((time.monotonic() - started) * 1000)
+    log.debug("%s %s -> %d request-id=%s %d ms", request.method, url, response.status_code, request_id, elapsed)
+    return response
+
+
 class MsalHttpClient:
     """The ``http_client`` interface msal expects (``get``/``post`` returning response-like objects)."""
 
@@ -48,11 +62,13 @@ class MsalHttpClient:
         self.last_status: int | None = None  # of the last POST (the token request), for error messages
 
     def get(self, url: str, params: Any = None, headers: Any = None, **kwargs: Any) -> httpx.Response:
-        return self._client.get(url, params=params, headers=headers)
+        started = time.monotonic()
+        return _logged(self._client.get(url, params=params, headers=headers), started)
 
     def post(
         self, url: str, params: Any = None, data: Any = None, headers: Any = None, **kwargs: Any
     ) -> httpx.Response:
+        started = time.monotonic()
         if isinstance(data, dict):
             # msal passes the client assertion as bytes; httpx would send their repr, so decode them.
             form = {k: v.decode("ascii") if isinstance(v, bytes) else v for k, v in data.items()}
@@ -60,7 +76,7 @@ class MsalHttpClient:
         else:
             response = self._client.post(url, params=params, content=data, headers=headers)
         self.last_status = response.status_code
-        return response
+        return _logged(response, started)
 
     def close(self) -> None:
         self._client.close()
@@ -125,6 +141,8 @@ class TokenProvider:
                 self._app = msal.PublicClientApplication(
                     cred.client_id, authority=conn.authority, instance_discovery=_instance_discovery(conn), **common
                 )
+        except httpx.TransportError as exc:  # msal reads the authority's metadata as the app is made
+            raise self._unreachable(exc) from None
         except ValueError as exc:  # msal raises ValueError for unreachable or malformed authorities
             raise AuthenticationError(
                 f"{conn.role} tenant: cannot reach the authority {conn.authority}: {exc}"
@@ -147,6 +165,8 @@ class TokenProvider:
                     for entry in list(self._cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
                         self._cache.remove_at(entry)
                 result = app.acquire_token_for_client(scopes=[conn.scope])
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
         except (httpx.HTTPError, ValueError) as exc:
             raise AuthenticationError(f"{conn.role} tenant: token request to {conn.authority} failed: {exc}") from exc
         if not isinstance(result, dict) or "access_token" not in result:
@@ -174,6 +194,13 @@ class TokenProvider:
         self._token = str(result["access_token"])
         self._expires_at = time.time() + float(result.get("expires_in", 3599))
         self._persist()
+
+    def _unreachable(self, exc: httpx.TransportError) -> UnreachableError:
+        """No answer from the authority: one line naming it and what to check (an ``UnreachableError``)."""
+        conn = self.connection
+        error = unreachable(exc, conn.authority_base_url, conn.ca_file)
+        hint = error.hint.replace("(graph:)", "(graph.authority_base_url)")
+        return UnreachableError(conn.authority_base_url, error.reason, hint, permanent=error.permanent)
 
     def _device_code(self, app: Any, cred: DeviceCode, force: bool) -> dict[str, Any]:
         scopes = [self.connection.scope]

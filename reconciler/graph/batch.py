@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.graph.errors import AmbiguousWriteError, GraphError, error_for
+from reconciler.graph.errors import AmbiguousWriteError, GraphError, MalformedResponseError, error_for
 from reconciler.graph.retry import REFUSED_STATUSES, RETRYABLE_STATUSES, parse_retry_after
-from reconciler.graph.transport import GraphResponse, GraphTransport
+from reconciler.graph.transport import GraphResponse, GraphTransport, is_json, log
 
 
 @dataclass
@@ -29,6 +29,7 @@ class BatchItem:
 
 
 Outcome = GraphResponse | GraphError
+Answers = dict[str, GraphResponse | GraphError]
 
 
 class BatchRunner:
@@ -40,7 +41,7 @@ class BatchRunner:
         settings = self.transport.settings
         source = iter(items)
         retry: deque[BatchItem] = deque()
-        in_flight: set[asyncio.Task[tuple[list[BatchItem], Outcome | dict[str, GraphResponse]]]] = set()
+        in_flight: set[asyncio.Task[tuple[list[BatchItem], Outcome | Answers]]] = set()
         try:
             while True:
                 while len(in_flight) < self.transport.scheduler.limit:
@@ -71,9 +72,7 @@ class BatchRunner:
             batch.append(item)
         return batch
 
-    async def _send(
-        self, role: str, batch: list[BatchItem]
-    ) -> tuple[list[BatchItem], Outcome | dict[str, GraphResponse]]:
+    async def _send(self, role: str, batch: list[BatchItem]) -> tuple[list[BatchItem], Outcome | Answers]:
         requests = []
         for index, item in enumerate(batch):
             item.attempts += 1
@@ -90,21 +89,56 @@ class BatchRunner:
             )
         except GraphError as error:
             return batch, error
-        responses: dict[str, GraphResponse] = {}
-        body = envelope.body if isinstance(envelope.body, dict) else {}
-        for raw in body.get("responses", []):
-            if isinstance(raw, dict) and "id" in raw:
-                headers = {str(k): str(v) for k, v in (raw.get("headers") or {}).items()}
-                responses[str(raw["id"])] = GraphResponse(
-                    int(raw.get("status", 500)), raw.get("body"), headers, envelope.request_id
+        url = self.transport.url(role, "/$batch")
+        body = envelope.body
+        if not isinstance(body, dict) or not isinstance(body.get("responses"), list):
+            return batch, MalformedResponseError(
+                "the $batch answer has no 'responses' array",
+                method="POST",
+                path=url,
+                status=envelope.status,
+                request_id=envelope.request_id,
+            )
+        responses: Answers = {}
+        for raw in body["responses"]:
+            if not isinstance(raw, dict) or not isinstance(raw.get("id"), str | int):
+                continue  # an entry that names no request: its request is reported missing below
+            rid = str(raw["id"])
+            status = raw.get("status")
+            headers = raw.get("headers")
+            headers = {str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
+            member = batch[int(rid)] if rid.isdigit() and int(rid) < len(batch) else None
+            where = self.transport.url(role, member.url) if member is not None else url
+            if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+                responses[rid] = MalformedResponseError(
+                    f"its $batch entry has the status {status!r}, not an HTTP status",
+                    method=member.method if member else "POST",
+                    path=where,
+                    request_id=envelope.request_id,
                 )
+                continue
+            content_type = headers.get("Content-Type") or headers.get("content-type")
+            inner = raw.get("body")
+            problem = _inner_problem(inner, content_type) if 200 <= status < 300 else None
+            if problem is not None:
+                responses[rid] = MalformedResponseError(
+                    f"the answer inside the $batch {problem}",
+                    method=member.method if member else "POST",
+                    path=where,
+                    status=status,
+                    request_id=envelope.request_id,
+                )
+                continue
+            if member is not None:
+                log.debug("  $batch member %s %s -> %d", member.method, where, status)
+            responses[rid] = GraphResponse(status, inner, headers, envelope.request_id)
         return batch, responses
 
     def _sort(
         self,
         role: str,
         batch: list[BatchItem],
-        outcome: Outcome | dict[str, GraphResponse],
+        outcome: Outcome | Answers,
         retry: deque[BatchItem],
     ) -> list[tuple[BatchItem, Outcome]]:
         settings = self.transport.settings
@@ -117,6 +151,9 @@ class BatchRunner:
         longest: float | None = None
         for index, item in enumerate(batch):
             response = outcome.get(str(index))
+            if isinstance(response, GraphError):
+                done.append((item, response))
+                continue
             if response is None:
                 response = GraphResponse(
                     502,
@@ -161,3 +198,12 @@ class BatchRunner:
             # Graph's advice: retry the throttled members after the longest Retry-After of the batch.
             scheduler.throttled(longest)
         return done
+
+
+def _inner_problem(body: Any, content_type: str | None) -> str | None:
+    """Why a 2xx member's body is not JSON, or None. A non-JSON body travels in a $batch as a string."""
+    if content_type is not None and not is_json(content_type):
+        return f"is {content_type}, not JSON"
+    if isinstance(body, str):
+        return "is not valid JSON" if content_type is not None else "is a string, not JSON"
+    return None

@@ -19,14 +19,26 @@ from reconciler.graph import paths
 from reconciler.graph.auth import TokenProvider
 from reconciler.graph.batch import BatchItem, BatchRunner
 from reconciler.graph.config import GraphSettings, TenantConnection
-from reconciler.graph.errors import AmbiguousWriteError, BadRequest, Conflict, GraphError, ServerError, error_for
+from reconciler.graph.errors import (
+    AmbiguousMalformedResponse,
+    AmbiguousWriteError,
+    BadRequest,
+    Conflict,
+    GraphError,
+    MalformedResponseError,
+    ServerError,
+    UnreachableError,
+    error_for,
+)
 from reconciler.graph.models import (
+    REQUIRED,
     GroupIdentityMapping,
     MigrationTask,
     TaskParameters,
     TaskStatus,
     UserIdentityMapping,
     WireModel,
+    missing_member,
 )
 from reconciler.graph.transport import GraphResponse, GraphTransport
 
@@ -97,15 +109,40 @@ USERS = _MappingKind(UserIdentityMapping, paths.USER_MAPPINGS, "sourceUserIdenti
 GROUPS = _MappingKind(GroupIdentityMapping, paths.GROUP_MAPPINGS, "sourceGroupIdentity", "id")
 
 
-def _parse(model: type[M], body: Any, method: str, path: str) -> M:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ServerError(
-            f"the service answered a body this client cannot read ({where}: {first['msg']})", method=method, path=path
-        ) from exc
+def _parse(
+    model: type[M],
+    body: Any,
+    method: str,
+    url: str,
+    request_id: str | None = None,
+    *,
+    required: tuple[str, ...] | None = None,
+    ambiguous: bool = False,
+) -> M:
+    """The model of a 2xx body, or ``MalformedResponseError`` (``AmbiguousMalformedResponse`` after a
+    task POST) when it lacks what the API documents or has members of the wrong type."""
+    problem = missing_member(body, REQUIRED.get(model, ()) if required is None else required)
+    if problem is None:
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "the body"
+            problem = f"{where}: {first['msg']}"
+    if ambiguous:
+        raise AmbiguousMalformedResponse(
+            f"the service answered a body this client cannot read ({problem}); the task may or may not have "
+            "been started: it is looked up by its source key",
+            method=method,
+            path=url,
+            request_id=request_id,
+        )
+    raise MalformedResponseError(
+        f"the service answered a body this client cannot read ({problem})",
+        method=method,
+        path=url,
+        request_id=request_id,
+    )
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -183,13 +220,16 @@ class GraphClient:
         """Start a task. Never re-sent after an ambiguous failure: ``AmbiguousWriteError`` is raised."""
         body = {"parameters": parameters.to_wire()}
         response = await self.transport.request(SOURCE, "POST", paths.TASKS, json=body, idempotent=False)
-        return _parse(MigrationTask, response.body, "POST", paths.TASKS)
+        url = self.transport.url(SOURCE, paths.TASKS)
+        return _parse(MigrationTask, response.body, "POST", url, response.request_id, ambiguous=True)
 
     async def validate_task(self, parameters: TaskParameters) -> MigrationTask:
         """The service's pre-flight (``validateOnly``); nothing is created, so it is safely retried."""
         wire = {**parameters.to_wire(), "validateOnly": True}
         response = await self.transport.request(SOURCE, "POST", paths.TASKS, json={"parameters": wire})
-        return _parse(MigrationTask, response.body, "POST", paths.TASKS)
+        url = self.transport.url(SOURCE, paths.TASKS)
+        # A pre-flight creates nothing, so its answer has a status and no id.
+        return _parse(MigrationTask, response.body, "POST", url, response.request_id, required=("status",))
 
     async def get_task(self, task_id: str) -> MigrationTask | None:
         return await self._get_optional(SOURCE, paths.task(task_id), MigrationTask)
@@ -236,13 +276,15 @@ class GraphClient:
         response = await self.transport.request(role, "GET", path, accept=(404,))
         if response.status == 404:
             return None
-        return _parse(model, response.body, "GET", path)
+        return _parse(model, response.body, "GET", self.transport.url(role, path), response.request_id)
 
     async def _bulk_get(
         self, role: str, pairs: Iterable[tuple[Any, str]], model: type[M]
     ) -> AsyncIterator[tuple[Any, M | GraphError | None]]:
         items = (BatchItem(key, "GET", path) for key, path in pairs)
         async for item, outcome in self.batches.run(role, items):
+            if isinstance(outcome, UnreachableError):
+                raise outcome  # the service, not this object: one error for the run, not one per key
             if isinstance(outcome, GraphError):
                 yield item.key, outcome
             elif outcome.status == 404:
@@ -251,7 +293,8 @@ class GraphClient:
                 yield item.key, error_for("GET", item.url, outcome.status, outcome.body, outcome.request_id)
             else:
                 try:
-                    yield item.key, _parse(model, outcome.body, "GET", item.url)
+                    url = self.transport.url(role, item.url)
+                    yield item.key, _parse(model, outcome.body, "GET", url, outcome.request_id)
                 except GraphError as error:
                     yield item.key, error
 
@@ -332,7 +375,7 @@ class GraphClient:
                 results.append(WriteResult(write.key, removed, None, failed))
                 continue
             try:
-                stored = _parse(kind.model, entry, "PATCH", path)
+                stored = _parse(kind.model, entry, "PATCH", path, response.request_id, required=())
             except GraphError as error:
                 results.append(WriteResult(write.key, removed, None, error))
                 continue

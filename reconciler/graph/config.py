@@ -124,6 +124,8 @@ class GraphSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 120.0
     deadline: float | None = 6 * 3600.0
+    # Connection failures with no success for this long open the circuit breaker: the run stops sending.
+    breaker_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= 20:
@@ -132,3 +134,5 @@ class GraphSettings:
             raise ConfigError("concurrency must satisfy 1 <= min_concurrency <= max_concurrency")
         if self.max_attempts < 1:
             raise ConfigError("max_attempts must be at least 1")
+        if self.breaker_seconds < 0:
+            raise ConfigError("breaker_seconds must not be negative")

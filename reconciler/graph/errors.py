@@ -106,6 +106,45 @@ class AmbiguousWriteError(TransportError):
     """
 
 
+class UnreachableError(TransportError):
+    """No answer from an endpoint: connection refused, DNS, TLS verification, a proxy's refusal, timeouts.
+
+    ``str()`` is the message alone: it names the endpoint (not one API path) and what to check.
+    ``permanent`` failures (DNS, TLS, proxy) do not heal by retrying, so they open the breaker at once.
+    """
+
+    def __init__(self, endpoint: str, reason: str, hint: str, *, permanent: bool = False, **kwargs: Any) -> None:
+        super().__init__(f"cannot reach {endpoint} ({reason}): {hint}", **kwargs)
+        self.endpoint = endpoint
+        self.reason = reason
+        self.hint = hint
+        self.permanent = permanent
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ServiceUnreachableError(UnreachableError):
+    """The circuit breaker is open: connections kept failing with no success, so nothing more is sent."""
+
+
+class MalformedResponseError(GraphError):
+    """A 2xx whose body is not what the API documents: not JSON, another content type, required members
+    missing or of the wrong type. Never read as success; names the request and its request-id."""
+
+    def __str__(self) -> str:
+        rid = f" (request-id {self.request_id})" if self.request_id else ""
+        status = f" -> {self.status}" if self.status is not None else ""
+        return f"{self.method} {self.path}{status}: {self.message}{rid}"
+
+
+class AmbiguousMalformedResponse(AmbiguousWriteError, MalformedResponseError):
+    """A malformed 2xx to a task POST: the service may have started the task, so the intent is kept and
+    the outcome is learnt by looking the task up by its source key, never by posting again."""
+
+    __str__ = MalformedResponseError.__str__
+
+
 class DeadlineExceeded(GraphError):
     """The run's total deadline passed before the request could complete."""
 

@@ -321,3 +321,27 @@ class DataModificationException(WireModel):
     failed_operation: str | None = None
     response_code: int | None = None
     info: dict[str, Any] | None = None
+
+
+# What a 2xx body must carry to be read at all (JSON paths, camelCase): a task without an id or a
+# status, a mapping without its key, is not something to adopt or record.
+REQUIRED: dict[type[WireModel], tuple[str, ...]] = {
+    MigrationTask: ("id", "status"),
+    UserIdentityMapping: ("sourceUserIdentity.userPrincipalName",),
+    GroupIdentityMapping: ("sourceGroupIdentity.id",),
+}
+
+
+def missing_member(body: Any, required: tuple[str, ...]) -> str | None:
+    """The first required member that is absent, empty or not a string; None when all are there."""
+    if not isinstance(body, dict):
+        return f"the body is {type(body).__name__ if body is not None else 'empty'}, not a JSON object"
+    for dotted in required:
+        value: Any = body
+        for part in dotted.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is None or value == "":
+            return f"'{dotted}' is missing"
+        if not isinstance(value, str):
+            return f"'{dotted}' is {type(value).__name__}, not a string"
+    return None

@@ -4,10 +4,16 @@ Idempotent requests (GET, the mapping delta PATCH) are retried on throttling, 5x
 failures. A non-idempotent request (a task POST) is re-sent only when the service has provably not
 acted on it (connection never made, 429, 503); after any other failure it raises
 ``AmbiguousWriteError`` and the caller resolves it by reading the task back by its source key.
+A failed connection becomes an ``UnreachableError`` naming the endpoint; the run's circuit breaker
+(``network.Breaker``) stops all sending once the endpoint has been unreachable for a while. A 2xx
+whose body is not JSON is a ``MalformedResponseError``, never a success. Every attempt is logged
+at DEBUG on the ``reconciler.graph`` logger: method, URL, status, request-id, milliseconds.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,18 +24,23 @@ import orjson
 from reconciler.graph.auth import GraphAuth, TokenProvider, ssl_context
 from reconciler.graph.config import GraphSettings, TenantConnection
 from reconciler.graph.errors import (
+    AmbiguousMalformedResponse,
     AmbiguousWriteError,
     DeadlineExceeded,
     GraphError,
+    MalformedResponseError,
     Throttled,
-    TransportError,
+    UnreachableError,
     error_for,
 )
+from reconciler.graph.network import Breaker, unreachable
 from reconciler.graph.retry import REFUSED_STATUSES, RETRYABLE_STATUSES, Backoff, parse_retry_after
 from reconciler.graph.scheduler import Scheduler
 
 # Exceptions raised before a single byte of the request reached the server.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+
+log = logging.getLogger("reconciler.graph")
 
 
 @dataclass
@@ -38,6 +49,35 @@ class GraphResponse:
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
     request_id: str | None = None
+
+
+def is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _checked(response: httpx.Response, method: str, url: str, idempotent: bool) -> Any:
+    """The JSON body of a 2xx answer, or ``MalformedResponseError`` when it is not JSON at all."""
+    if not response.content:
+        return None
+    problem = None
+    content_type = response.headers.get("content-type")
+    if not is_json(content_type):
+        problem = f"the answer is {content_type or 'without a content type'}, not JSON"
+    else:
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            problem = f"the answer is not valid JSON ({exc})"
+    cls = MalformedResponseError if idempotent else AmbiguousMalformedResponse
+    suffix = "" if idempotent else "; the task may or may not have been started: it is looked up by its source key"
+    raise cls(
+        problem + suffix,
+        method=method,
+        path=url,
+        status=response.status_code,
+        request_id=response.headers.get("request-id"),
+    )
 
 
 def _decode(response: httpx.Response) -> Any:
@@ -86,10 +126,14 @@ class GraphTransport:
         self.backoff = Backoff(self.settings.backoff_base, self.settings.backoff_cap)
         self.channels = {c.role: Channel(c, self.settings, (providers or {}).get(c.role)) for c in connections}
         self.stats: dict[str, int] = {"requests": 0, "retries": 0, "throttled": 0, "batches": 0}
+        self.breaker = Breaker(self.settings.breaker_seconds)
 
     async def aclose(self) -> None:
         for channel in self.channels.values():
             await channel.aclose()
+
+    def url(self, role: str, path: str) -> str:
+        return self.channels[role].url(path)
 
     async def request(
         self,
@@ -114,31 +158,51 @@ class GraphTransport:
             if json is not None:
                 content = orjson.dumps(json)
                 headers["Content-Type"] = "application/json"
+            self.breaker.check()
+            started = time.monotonic()
+            url = channel.url(path)
             try:
                 async with self.scheduler.slot(what):
                     self.stats["requests"] += 1
+                    started = time.monotonic()
                     response = await channel.client.request(
-                        method, channel.url(path), content=content, headers=headers, auth=channel.auth
+                        method, url, content=content, headers=headers, auth=channel.auth
                     )
             except DeadlineExceeded:
                 raise self._deadline_error(method, path, last_throttle) from None
+            except UnreachableError as no_token:  # the authority, renewing the token: nothing was sent
+                raise self.breaker.failed(no_token) or no_token from None
             except httpx.TransportError as exc:
-                reached = not isinstance(exc, _NOT_SENT)
-                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                if reached and not idempotent:
+                failure = unreachable(exc, channel.connection.graph_base_url, channel.connection.ca_file)
+                log.debug("%s %s -> no answer (%s) %d ms", method, url, failure.reason, _ms(started))
+                opened = self.breaker.failed(failure)
+                if not isinstance(exc, _NOT_SENT) and not idempotent:
                     raise AmbiguousWriteError(
-                        f"the connection failed after the request was sent ({reason}); it may or may not have "
-                        "been carried out, so it is not re-sent: look the task up by its source key",
+                        f"the connection failed after the request was sent ({failure.reason}); it may or may not "
+                        "have been carried out, so it is not re-sent: look the task up by its source key",
                         method=method,
                         path=path,
                         client_request_id=client_request_id,
                     ) from exc
+                if opened is not None:
+                    log.info("circuit breaker open: %s", opened)
+                    raise opened from exc
                 if attempt >= self.settings.max_attempts:
-                    raise TransportError(
-                        f"network failure after {attempt} attempts ({reason})", method=method, path=path
-                    ) from exc
-                await self._pause(self.backoff.delay(attempt), method, path, last_throttle)
+                    raise failure from exc
+                # Never sleep past the moment the breaker would open: the run learns it promptly.
+                wait = min(self.backoff.delay(attempt), self.breaker.remaining() + 0.1)
+                log.info("%s %s: %s; retry %d in %.1f s", method, url, failure.reason, attempt, wait)
+                await self._pause(wait, method, path, last_throttle)
                 continue
+            self.breaker.succeeded()
+            log.debug(
+                "%s %s -> %d request-id=%s %d ms",
+                method,
+                url,
+                response.status_code,
+                response.headers.get("request-id", "-"),
+                _ms(started),
+            )
             status = response.status_code
             request_id = response.headers.get("request-id")
             if status in RETRYABLE_STATUSES or (status >= 500 and status != 501):
@@ -162,9 +226,13 @@ class GraphTransport:
                     raise error_for(method, path, status, body, request_id, client_request_id)
                 self.stats["retries"] += 1
                 wait = retry_after if retry_after is not None else self.backoff.delay(attempt)
+                log.info("%s %s -> %d; retry %d in %.1f s", method, url, status, attempt, wait)
                 await self._pause(wait, method, path, last_throttle)
                 continue
             self.scheduler.succeeded()
+            if 200 <= status < 300:
+                body = _checked(response, method, url, idempotent)
+                return GraphResponse(status, body, dict(response.headers), request_id)
             body = _decode(response)
             if status >= 400 and status not in accept:
                 raise error_for(method, path, status, body, request_id, client_request_id)
@@ -187,3 +255,7 @@ class GraphTransport:
                 request_id=last_throttle.request_id,
             )
         return DeadlineExceeded("the run's deadline passed", method=method, path=path)
+
+
+def _ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
