@@ -59,6 +59,12 @@ def _protect_lookup(ws: Workspace) -> Callable[[str], bool | None]:
     return flags.get
 
 
+def _location_lookup(ws: Workspace) -> Callable[[str], str | None]:
+    """``file:line`` of each spec item, to say where a change the service refused was written."""
+    where = {item.address: f"{item.range.filename}:{item.range.start.line}" for item in ws.desired.items()}
+    return where.get
+
+
 def _attempt_lookup(ws: Workspace) -> Callable[[str], int]:
     attempts: dict[str, int] = {}
     for item in ws.desired.items():
@@ -75,7 +81,10 @@ async def run_apply(
     emit: Emit,
     saved: planfile.PlanFile | None = None,
     meter: Meter | None = None,
+    report: ApplyReport | None = None,
 ) -> ApplyOutcome:
+    """``report``, when given, is filled as the run goes, so a caller can tell how far an interrupted
+    run got."""
     meter = meter or NoMeter()
     backend = open_backend(ws)
     lock = backend.lock("apply", options.lock_timeout)
@@ -90,8 +99,10 @@ async def run_apply(
                 state,
                 protected=_protect_lookup(ws),
                 attempt_of=_attempt_lookup(ws),
+                location_of=_location_lookup(ws),
                 parallelism=options.parallelism,
                 emit=emit,
+                report=report,
             )
             if saved is not None:
                 reasons = planfile.stale_reasons(saved.plan, ws.desired.digest(), state.lineage, state.serial)
@@ -147,7 +158,10 @@ async def run_apply(
 def event_line(event: dict[str, Any]) -> str | None:
     """Plain progress for logs: one line per finished or failed change."""
     if event.get("type") == "apply_complete":
+        if event.get("@message"):
+            return f"{event['address']}: {event['@message']}"
         return f"{event['address']}: {event['action']} complete"
     if event.get("type") == "apply_errored":
-        return f"{event['address']}: {event['action']} FAILED: {event.get('@message', '')}"
+        where = f" ({event['location']})" if event.get("location") else ""
+        return f"{event['address']}{where}: {event['action']} FAILED: {event.get('@message', '')}"
     return None
