@@ -72,7 +72,7 @@ class ApplyReport:
     failures: list[Failure] = field(default_factory=list)
     replace_cancels: int = 0  # the cancel half of replaces, done (the start half counts under "replace")
     total: int = 0  # changes of the plan being applied
-    in_flight: int = 0  # task changes whose request is under way now
+    in_flight: int = 0  # task changes whose request is under way (or was, when the run was interrupted)
 
     @property
     def ok(self) -> bool:
@@ -258,10 +258,9 @@ class Applier:
         async def run(job: Callable[[], Awaitable[None]]) -> None:
             async with gate:
                 self.report.in_flight += 1
-                try:
-                    await job()
-                finally:
-                    self.report.in_flight -= 1
+                await job()
+                # Not in a finally: a job cut off by Ctrl-C stays counted as begun (its intent is kept).
+                self.report.in_flight -= 1
 
         await asyncio.gather(*(run(j) for j in jobs))
 
