@@ -8,14 +8,22 @@ endpoint with the source tenant's token.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from reconciler.apply.executor import Applier
+from reconciler.graph.client import TaskKey
+from reconciler.graph.errors import AmbiguousWriteError, Conflict
+from reconciler.graph.models import MigrationTask, TaskStatus
+from reconciler.plan.model import Action, Change, Plan
+from reconciler.state.model import State
 from tests.conftest import SITE_PARAMS, TASKS, Emulator, run_cli
 
 GROUP_PARAMS = "#microsoft.graph.sharePointGroupMigrationTaskParameters"
@@ -270,3 +278,115 @@ def test_t_starts_cost_exactly_ceil_t_over_20_extra_batch_reads(emu: Emulator, t
     assert batches == math.ceil(starts / 20)
     assert sum(counters["tasks.getBySourceSiteUrl"].values()) == starts, "each source read once, inside a batch"
     assert sum(counters["tasks.create"].values()) == starts
+
+
+# -- the retry paths, in process: a stand-in for the Graph client answers exactly what each case needs ----
+
+
+class _Graph:
+    """Answers the applier's task calls from ``tasks`` (source key -> newest task) and ``post``."""
+
+    def __init__(self, tasks: dict[str, MigrationTask], post: Exception | None = None) -> None:
+        self.tasks = tasks
+        self.post = post
+        self.posts = 0
+        self.reads = 0
+
+    async def find_tasks(self, keys: Any) -> AsyncIterator[tuple[TaskKey, MigrationTask | None]]:
+        for key in keys:
+            self.reads += 1
+            yield key, self.tasks.get(key.value)
+
+    async def find_task(self, key: TaskKey) -> MigrationTask | None:
+        self.reads += 1
+        return self.tasks.get(key.value)
+
+    async def create_task(self, parameters: Any) -> MigrationTask:
+        self.posts += 1
+        if self.post is not None:
+            raise self.post
+        return MigrationTask(id="new-task", status=TaskStatus.NOT_STARTED)
+
+
+class _Backend:
+    def __init__(self) -> None:
+        self.saved: list[dict[str, Any]] = []
+
+    def write(self, state: State) -> None:
+        self.saved.append(json.loads(json.dumps(state.to_json())))
+
+
+SITE = "https://contoso.sharepoint.com/sites/site01"
+SITE_ADDRESS = f'site_migration["{SITE}"]'
+
+
+def _change(action: Action, task_id: str | None = None) -> Change:
+    after = {"target": "https://fabrikam.sharepoint.com/sites/site01", "target_organization_id": "t"}
+    return Change(SITE_ADDRESS, "site_migration", SITE, action, "test", after=after, task_id=task_id)
+
+
+def _applier(graph: _Graph, state: State | None = None) -> tuple[Applier, list[dict[str, Any]]]:
+    events: list[dict[str, Any]] = []
+    applier = Applier(graph, _Backend(), state or State("lineage"), emit=events.append)  # type: ignore[arg-type]
+    return applier, events
+
+
+def test_a_409_on_the_post_adopts_the_task_that_appeared_after_the_re_read() -> None:
+    graph = _Graph({})
+
+    async def run() -> Applier:
+        applier, _ = _applier(graph)
+        graph_tasks = graph.tasks
+
+        async def create_task(parameters: Any) -> MigrationTask:  # another tool wins the race
+            graph_tasks[SITE] = MigrationTask(id="other", status=TaskStatus.IN_PROGRESS)
+            raise Conflict("A migration task other already exists", method="POST", path="/tasks", status=409)
+
+        graph.create_task = create_task  # type: ignore[method-assign]
+        await applier.apply(Plan(changes=[_change(Action.START)]))
+        return applier
+
+    applier = asyncio.run(run())
+    assert applier.report.ok, applier.report.failures
+    assert applier.report.count("adopted") == 1
+    assert applier.report.count("started") == 0
+    assert applier.state.resources[SITE_ADDRESS].task_id == "other"
+    assert applier.state.journal == []
+
+
+def test_an_ambiguous_restart_post_is_not_mistaken_for_the_failed_task_the_plan_saw() -> None:
+    failed = MigrationTask(id="old", status=TaskStatus.FAILED)
+    graph = _Graph({SITE: failed}, post=AmbiguousWriteError("connection dropped", method="POST", path="/tasks"))
+    applier, _ = _applier(graph)
+    report = asyncio.run(applier.apply(Plan(changes=[_change(Action.RESTART, task_id="old")])))
+    assert graph.posts == 1
+    assert [f.address for f in report.failures] == [SITE_ADDRESS]
+    assert "the next run resolves it" in report.failures[0].message
+    assert SITE_ADDRESS not in applier.state.resources or applier.state.resources[SITE_ADDRESS].task_id != "old"
+    (intent,) = applier.state.journal
+    assert intent["previous_task_id"] == "old"
+
+    # The next run: the lookup still answers only the failed task, so the POST never reached the service.
+    later, _ = _applier(_Graph({SITE: failed}), applier.state)
+    notes = asyncio.run(later.resolve_intents())
+    assert notes == [f"{SITE_ADDRESS}: an interrupted start never reached the service"]
+    assert later.state.journal == []
+
+
+def test_an_interrupted_restart_that_did_reach_the_service_is_recorded() -> None:
+    state = State("lineage")
+    state.journal.append(
+        {
+            "id": "i",
+            "kind": "site_migration",
+            "key": SITE,
+            "address": SITE_ADDRESS,
+            "attempt": 2,
+            "after": {},
+            "previous_task_id": "old",
+        }
+    )
+    applier, _ = _applier(_Graph({SITE: MigrationTask(id="new", status=TaskStatus.NOT_STARTED)}), state)
+    notes = asyncio.run(applier.resolve_intents())
+    assert notes == [f"{SITE_ADDRESS}: an interrupted start did reach the service: task new recorded"]
+    assert applier.state.resources[SITE_ADDRESS].task_id == "new"
