@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install azurite demo test check lint types pytest bench bench-graph bench-spec bench-export schemas clean
+.PHONY: install azurite demo test check lint types pytest bench bench-graph bench-spec bench-export bench-apply schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ bench-spec: install
 
 bench-export: install
 	$(PY) bench/export_adopt.py
+
+bench-apply: install
+	$(PY) bench/apply_requests.py
 
 schemas: install
 	$(PY) -m reconciler.workspace.schema

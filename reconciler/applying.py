@@ -60,6 +60,12 @@ def _protect_lookup(ws: Workspace) -> Callable[[str], bool | None]:
     return flags.get
 
 
+def _location_lookup(ws: Workspace) -> Callable[[str], str | None]:
+    """``file:line`` of each spec item, to say where a change the service refused was written."""
+    where = {item.address: f"{item.range.filename}:{item.range.start.line}" for item in ws.desired.items()}
+    return where.get
+
+
 def _attempt_lookup(ws: Workspace) -> Callable[[str], int]:
     attempts: dict[str, int] = {}
     for item in ws.desired.items():
@@ -76,7 +82,10 @@ async def run_apply(
     emit: Emit,
     saved: planfile.PlanFile | None = None,
     meter: Meter | None = None,
+    report: ApplyReport | None = None,
 ) -> ApplyOutcome:
+    """``report``, when given, is filled as the run goes, so a caller can tell how far an interrupted
+    run got."""
     meter = meter or NoMeter()
     backend = open_backend(ws)
     lock = backend.lock("apply", options.lock_timeout)
@@ -91,8 +100,10 @@ async def run_apply(
                 state,
                 protected=_protect_lookup(ws),
                 attempt_of=_attempt_lookup(ws),
+                location_of=_location_lookup(ws),
                 parallelism=options.parallelism,
                 emit=emit,
+                report=report,
             )
             if saved is not None:
                 reasons = planfile.stale_reasons(saved.plan, ws.desired.digest(), state.lineage, state.serial)
@@ -148,6 +159,8 @@ async def run_apply(
 def event_line(event: dict[str, Any]) -> str | None:
     """Plain progress for logs: one line per finished change."""
     if event.get("type") == "apply_complete":
+        if event.get("@message"):
+            return f"{event['address']}: {event['@message']}"
         return f"{event['address']}: {event['action']} complete"
     # A failure is listed once, in the errors after the run (the CLI's ``Error:`` lines), not here too.
     return None

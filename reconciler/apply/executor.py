@@ -11,6 +11,10 @@ Task work goes in chunks of ``CHUNK``: one save stores the intents of a whole ch
 POSTs leaves, one save records its outcomes. A save rewrites the whole state (megabytes for a large
 estate; a blob upload on the Azure backend), so saving per change would make a 10,000-start wave
 write the state 20,000 times.
+
+Just before a chunk's POSTs, every source of the chunk is read again (batched, 20 per ``$batch``): a
+plan can be days old, and another tool may have started a task for one of its sources since. Such a
+task is adopted, never joined by a second one; a source that cannot be read is not started at all.
 """
 
 from __future__ import annotations
@@ -18,14 +22,21 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from reconciler.apply import params
 from reconciler.graph.client import GraphClient, MappingWrite, TaskKey
-from reconciler.graph.errors import AmbiguousMalformedResponse, AmbiguousWriteError, GraphError, ServiceUnreachableError
+from reconciler.graph.errors import (
+    AmbiguousMalformedResponse,
+    AmbiguousWriteError,
+    Conflict,
+    GraphError,
+    ServiceUnreachableError,
+)
 from reconciler.graph.models import GroupIdentityMapping, MigrationTask, UserIdentityMapping
 from reconciler.plan.model import Action, Change, Plan
 from reconciler.plan.planner import TASK_KINDS, values_digest
@@ -36,6 +47,10 @@ Emit = Callable[[dict[str, Any]], None]
 CHUNK = 100  # task changes per save; also the most intents a crash can leave for the next run to resolve
 # Mapping writes are idempotent upserts: one lost with a crash is found equal (adopted) by the next plan.
 MAPPING_SAVE_EVERY = 500
+# The pre-start re-read. Only the request-count benchmark turns it off, in its own process, to measure
+# what it costs; nothing a user sets reaches it.
+PRESTART_READ = True
+ADOPTED_INSTEAD = "adopted instead of started: a task for this source appeared after the plan was made"
 
 # Past-tense words for the summary and the events.
 DONE_WORDS = {
@@ -54,6 +69,7 @@ DONE_WORDS = {
 class Failure:
     address: str
     message: str
+    location: str | None = None  # the item's file:line, when the service refused it (4xx)
 
 
 @dataclass
@@ -62,7 +78,9 @@ class ApplyReport:
     failures: list[Failure] = field(default_factory=list)
     # Set when the Graph client's circuit breaker opened: the run stopped sending; the rest was not attempted.
     stopped: str | None = None
-    not_attempted: int = 0
+    replace_cancels: int = 0  # the cancel half of replaces, done (the start half counts under "replace")
+    total: int = 0  # changes of the plan being applied
+    in_flight: int = 0  # task changes whose request is under way (or was, when the run was interrupted)
 
     @property
     def ok(self) -> bool:
@@ -75,8 +93,23 @@ class ApplyReport:
             "run apply again to continue"
         )
 
+    @property
+    def finished(self) -> int:
+        return sum(self.done.values()) + len(self.failures)
+
+    @property
+    def not_attempted(self) -> int:
+        return max(0, self.total - self.finished - self.in_flight)
+
     def count(self, word: str) -> int:
-        return sum(self.done[a.value] for a in DONE_WORDS[word])
+        extra = self.replace_cancels if word == "cancelled" else 0
+        return extra + sum(self.done[a.value] for a in DONE_WORDS[word])
+
+    def interrupted_line(self) -> str:
+        return (
+            f"Interrupted: {sum(self.done.values())} done, {self.not_attempted} not attempted, state saved; "
+            "run apply again"
+        )
 
     def summary_line(self) -> str:
         parts = [f"{self.count(w)} {w}" for w in ("created", "updated", "deleted", "started", "cancelled", "forgotten")]
@@ -100,19 +133,21 @@ class Applier:
         *,
         protected: Callable[[str], bool | None] = lambda address: None,
         attempt_of: Callable[[str], int] = lambda address: 1,
+        location_of: Callable[[str], str | None] = lambda address: None,
         parallelism: int = 10,
         emit: Emit = lambda event: None,
+        report: ApplyReport | None = None,
     ) -> None:
         self.graph = graph
         self.backend = backend
         self.state = state
         self.protected = protected
         self.attempt_of = attempt_of
+        self.location_of = location_of
         self.parallelism = parallelism
         self.emit = emit
-        self.report = ApplyReport()
+        self.report = report if report is not None else ApplyReport()
         self.halted: ServiceUnreachableError | None = None
-        self.total = 0
         self.on_finished: Callable[[int], None] = lambda n: None
 
     # -- state -------------------------------------------------------------------------------------
@@ -130,12 +165,12 @@ class Applier:
             setattr(resource, name, value)
         self.state.resources[change.address] = resource
 
-    def _ok(self, change: Change) -> None:
-        self.report.done[change.action.value] += 1
-        self.emit({"type": "apply_complete", "address": change.address, "action": change.action.value})
+    def _ok(self, change: Change, **extra: Any) -> None:
+        action = extra.pop("action", change.action.value)
+        self.report.done[action] += 1
+        self.emit({"type": "apply_complete", "address": change.address, "action": action, **extra})
         self.on_finished(1)
-        finished = sum(self.report.done.values()) + len(self.report.failures)
-        self.emit({"type": "apply_progress", "done": finished, "total": self.total})
+        self.emit({"type": "apply_progress", "done": self.report.finished, "total": self.report.total})
 
     def _fail(self, change: Change, error: Exception | str) -> None:
         if isinstance(error, ServiceUnreachableError):
@@ -144,11 +179,13 @@ class Applier:
             self.on_finished(1)
             return
         message = str(error)
-        self.report.failures.append(Failure(change.address, message))
+        location = self.location_of(change.address) if _refused(error) else None
+        self.report.failures.append(Failure(change.address, message, location))
         self.on_finished(1)
-        self.emit(
-            {"type": "apply_errored", "address": change.address, "action": change.action.value, "@message": message}
-        )
+        event = {"type": "apply_errored", "address": change.address, "action": change.action.value, "@message": message}
+        if location:
+            event["location"] = location
+        self.emit(event)
 
     # -- intents -----------------------------------------------------------------------------------
 
@@ -164,7 +201,7 @@ class Applier:
                 remaining.append(intent)
                 notes.append(f"{address}: could not resolve an interrupted start ({error}); it will be retried")
                 continue
-            if task is not None and task.id:
+            if task is not None and task.id and not _same_id(task.id, intent.get("previous_task_id")):
                 resource = self.state.resources.get(address) or ResourceState(kind, key)
                 resource.task_id = task.id
                 resource.attempt = int(intent.get("attempt", resource.attempt))
@@ -181,16 +218,24 @@ class Applier:
     # -- the run -----------------------------------------------------------------------------------
 
     async def apply(self, plan: Plan) -> ApplyReport:
+        try:
+            return await self._apply(plan)
+        except asyncio.CancelledError:
+            # Ctrl-C: keep what is done and the intents of POSTs in flight; the next run settles those.
+            self.save()
+            raise
+
+    async def _apply(self, plan: Plan) -> ApplyReport:
         changes = [c for c in plan.changes if c.changing]
         by = {a: [c for c in changes if c.action is a] for a in Action}
-        self.total = len(changes)
+        self.report.total = len(changes)
         self.emit({"type": "apply_start", "changes": len(changes)})
         await self._mappings([*by[Action.CREATE], *by[Action.UPDATE]], remove=False)
         cancelled_for_replace: set[str] = set()
         for chunk in _chunks(by[Action.CANCEL] + by[Action.REPLACE]):
             if self.halted:
                 break
-            await self._bounded([self._cancel(c, cancelled_for_replace) for c in chunk])
+            await self._bounded([partial(self._cancel, c, cancelled_for_replace) for c in chunk])
             self.save()
         starts = (
             by[Action.START]
@@ -200,15 +245,18 @@ class Applier:
         for chunk in _chunks(starts):
             if self.halted:
                 break
+            chunk = await self._reread(chunk)
+            if self.halted:
+                break
             intents = {c.address: self._intent(c) for c in chunk}
             self.state.journal.extend(intents.values())
             self.save()  # every intent of the chunk is stored before any of its POSTs leaves
-            await self._bounded([self._start(c, intents[c.address]) for c in chunk])
+            await self._bounded([partial(self._start, c, intents[c.address]) for c in chunk])
             self.save()
         for chunk in _chunks(by[Action.VALIDATE]):
             if self.halted:
                 break
-            await self._bounded([self._validate(c) for c in chunk])
+            await self._bounded([partial(self._validate, c) for c in chunk])
             self.save()
         if not self.halted:
             await self._mappings(by[Action.DELETE], remove=True)
@@ -233,7 +281,6 @@ class Applier:
                 resource.protect = wanted
         if self.halted:
             self.report.stopped = str(self.halted)
-            self.report.not_attempted = self.total - sum(self.report.done.values()) - len(self.report.failures)
             self.emit(
                 {
                     "type": "apply_stopped",
@@ -244,14 +291,65 @@ class Applier:
         self.save()
         return self.report
 
-    async def _bounded(self, jobs: list[Any]) -> None:
+    async def _bounded(self, jobs: list[Callable[[], Awaitable[None]]]) -> None:
+        """Run the jobs, at most ``parallelism`` at once. Each coroutine is made only when its turn comes,
+        so an interrupted run leaves no coroutine that was created and never awaited."""
         gate = asyncio.Semaphore(self.parallelism)
 
-        async def run(job: Any) -> None:
+        async def run(job: Callable[[], Awaitable[None]]) -> None:
             async with gate:
-                await job
+                self.report.in_flight += 1
+                await job()
+                # Not in a finally: a job cut off by Ctrl-C stays counted as begun (its intent is kept).
+                self.report.in_flight -= 1
 
         await asyncio.gather(*(run(j) for j in jobs))
+
+    async def _reread(self, chunk: list[Change]) -> list[Change]:
+        """Read each source of the chunk again, batched, just before its POSTs; answer the changes still to
+        start. A task that appeared since the plan was made is adopted; a source that cannot be read is
+        failed unsent (the next run retries): a start is never sent blind."""
+        if not PRESTART_READ or not chunk:
+            return chunk
+        by_key = {TaskKey(TASK_KINDS[c.kind], c.key): c for c in chunk}  # type: ignore[arg-type]
+        found: dict[str, MigrationTask | GraphError | None] = {}
+        async for key, result in self.graph.find_tasks(by_key):
+            found[by_key[key].address] = result
+        to_start: list[Change] = []
+        for change in chunk:
+            result = found.get(change.address)
+            if isinstance(result, MigrationTask) and not result.id:
+                result = GraphError("the service answered the source's task without an id")
+            if isinstance(result, ServiceUnreachableError):
+                self._fail(change, result)  # stops the run: nothing more is sent
+            elif isinstance(result, GraphError):
+                self._fail(
+                    change,
+                    f"not started: the source could not be read again just before the start ({result}); nothing "
+                    "was sent, so no second task can result; run apply again",
+                )
+            elif result is not None and not _same_id(result.id, _previous_task(change)):
+                self._adopt_instead(change, result)
+            else:
+                to_start.append(change)
+        return to_start
+
+    def _adopt_instead(self, change: Change, task: MigrationTask) -> None:
+        """Record a task someone else started for this source as ours, as a plan's adopt would."""
+        self._record(
+            change,
+            task_id=task.id,
+            attempt=self.attempt_of(change.address),
+            last_applied={**(change.after or {}), "status": task.status.value},
+        )
+        self._ok(
+            change,
+            action=Action.ADOPT.value,
+            planned_action=change.action.value,
+            task_id=task.id,
+            status=task.status.value,
+            **{"@message": f"{ADOPTED_INSTEAD} (task {task.id}, {task.status.value})"},
+        )
 
     async def _mappings(self, changes: list[Change], *, remove: bool) -> None:
         users = [c for c in changes if c.kind == "user_mapping"]
@@ -301,6 +399,7 @@ class Applier:
             return
         if change.action is Action.REPLACE:
             cancelled_for_replace.add(change.address)
+            self.report.replace_cancels += 1
             return  # the start half follows
         self._record(change, task_id=change.task_id, last_applied={**(change.before or {}), "status": "cancelled"})
         self._ok(change)
@@ -315,6 +414,9 @@ class Applier:
             "attempt": self.attempt_of(change.address),
             "after": change.after or {},
             "at": _now(),
+            # A restart or replace: the task the plan saw. Found by a later lookup, it means this POST did
+            # not reach the service (the lookup answers the newest task of the source).
+            "previous_task_id": _previous_task(change),
         }
 
     async def _start(self, change: Change, intent: dict[str, Any]) -> None:
@@ -331,15 +433,19 @@ class Applier:
             return
         except AmbiguousWriteError as error:
             # Learn the outcome by reading, never by posting again.
-            try:
-                task = await self.graph.find_task(TaskKey(TASK_KINDS[change.kind], change.key))  # type: ignore[arg-type]
-            except GraphError as lookup_error:
-                task = None
-                if isinstance(lookup_error, ServiceUnreachableError):
-                    self.halted = self.halted or lookup_error
+            task = await self._lookup(change)
             if task is None:
                 self._fail(change, f"{error} (the intent stays in the state; the next run resolves it)")
                 return
+        except Conflict as error:
+            # The service refused a second task: one appeared between the re-read and this POST.
+            other = await self._lookup(change)
+            self.state.journal = [i for i in self.state.journal if i["id"] != intent["id"]]
+            if other is None:
+                self._fail(change, error)
+            else:
+                self._adopt_instead(change, other)
+            return
         except GraphError as error:
             self.state.journal = [i for i in self.state.journal if i["id"] != intent["id"]]
             self._fail(change, error)
@@ -353,6 +459,18 @@ class Applier:
         )
         self._ok(change)
 
+    async def _lookup(self, change: Change) -> MigrationTask | None:
+        """The source's newest task unless it is the one the plan saw; None if none or unreadable."""
+        try:
+            task = await self.graph.find_task(TaskKey(TASK_KINDS[change.kind], change.key))  # type: ignore[arg-type]
+        except GraphError as error:
+            if isinstance(error, ServiceUnreachableError):
+                self.halted = self.halted or error
+            return None
+        if task is None or not task.id or _same_id(task.id, _previous_task(change)):
+            return None
+        return task
+
     async def _validate(self, change: Change) -> None:
         if self.halted:
             return
@@ -363,6 +481,21 @@ class Applier:
             return
         self._record(change, validated=values_digest(change.after or {}))
         self._ok(change)
+
+
+def _previous_task(change: Change) -> str | None:
+    """For a restart or replace, the task the plan saw (failed, cancelled, or cancelled by this run)."""
+    return change.task_id if change.action in (Action.RESTART, Action.REPLACE) else None
+
+
+def _same_id(a: str | None, b: Any) -> bool:
+    return isinstance(a, str) and isinstance(b, str) and a.lower() == b.lower()
+
+
+def _refused(error: Exception | str) -> bool:
+    """A 4xx answer other than throttling: the service refused the request as it was written."""
+    status = getattr(error, "status", None)
+    return isinstance(status, int) and 400 <= status < 500 and status not in (401, 408, 429)
 
 
 def _chunks(changes: list[Change]) -> list[list[Change]]:

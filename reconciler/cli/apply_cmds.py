@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from reconciler.apply.executor import ApplyReport
 from reconciler.applying import ApplyOptions, ApplyRefused, event_line, run_apply
 from reconciler.cli.plan_cmds import OVERRIDE_HOLDS_OPTION, render, use_color
 from reconciler.cli.progress import Meter
@@ -134,10 +135,15 @@ def apply(
         selection=Selection(targets, excludes),
         override_mapping_holds=override_mapping_holds,
     )
+    live = ApplyReport()
     try:
-        outcome = asyncio.run(run_apply(ws, options, confirm, emit, saved, Meter(enabled=not as_json)))
+        outcome = asyncio.run(run_apply(ws, options, confirm, emit, saved, Meter(enabled=not as_json), live))
     except (ApplyRefused, StateError, CredentialError, GraphError) as exc:
         raise state_failure(exc, ws) from exc
+    except KeyboardInterrupt:
+        # The run saved its state on the way out (intents of POSTs in flight included); one line, no trace.
+        click.echo(live.interrupted_line(), err=True)
+        sys.exit(130)
     for note in outcome.notes:
         click.echo(f"Note: {note}")
     if outcome.report is None:
@@ -162,7 +168,8 @@ def apply(
         )
     else:
         for failure in report.failures:
-            click.echo(f"Error: {failure.address}: {failure.message}", err=True)
+            where = f"{failure.location}: " if failure.location else ""
+            click.echo(f"Error: {where}{failure.address}: {failure.message}", err=True)
         if report.stopped:
             click.echo(f"Error: {report.stopped_line()}", err=True)
         click.echo(f"\n{report.summary_line()}")
