@@ -275,8 +275,9 @@ class Plan:
 
     @property
     def converged(self) -> bool:
-        """Nothing to apply and the spec agrees with the tenants: only then "No changes"."""
-        return not self.has_changes and not self.impossible and not self.held
+        """Nothing to apply and the spec agrees with the tenants: only then "No changes". A plan with errors
+        is never converged: what could not be read or decided is unknown, not equal."""
+        return not self.has_changes and not self.impossible and not self.held and not self.errored
 
     @property
     def pending(self) -> bool:

@@ -296,6 +296,8 @@ def summary_line(plan: Plan) -> str:
         parts = ["Plan: " + ", ".join(f"{counts[n]} to {n}" for n in names) + "."]
     else:
         parts = [NOTHING_NOW]
+    if plan.errored and not plan.has_changes:
+        parts.append("The plan has errors (see the diagnostics): nothing can be applied until they are fixed.")
     if plan.impossible:
         n = len(plan.impossible)
         parts.append(f"{plural(n, 'spec change')} cannot be carried out: the spec disagrees with the tenants.")
