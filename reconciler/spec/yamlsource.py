@@ -19,7 +19,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from reconciler.spec.diagnostics import Diagnostics, Position, SourceRange
+from reconciler.spec.diagnostics import Diagnostics, Position, SourceRange, excerpt
 
 try:  # pragma: no branch - which one depends on the installation
     from ruamel.yaml.cyaml import CSafeLoader
@@ -79,12 +79,15 @@ class YamlDocument:
     loc: Loc
 
 
-def read_text(path: Path, filename: str, diags: Diagnostics) -> str | None:
-    """The file as text (UTF-8, an optional BOM dropped), or None with a diagnostic."""
+def read_text(path: Path, filename: str, diags: Diagnostics, *, named_at: SourceRange | None = None) -> str | None:
+    """The file as text (UTF-8, an optional BOM dropped), or None with a diagnostic.
+
+    A file that cannot be opened is reported at ``named_at`` (the value that named it) when given.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
-        diags.error(f"cannot read file: {exc.strerror or exc}", SourceRange.at(filename, 1))
+        diags.error(f"cannot read file: {exc.strerror or exc}", named_at or SourceRange.at(filename, 1))
         return None
     try:
         return data.decode("utf-8-sig")
@@ -147,7 +150,7 @@ class _Builder:
         tag = node.tag or ""
         if not tag.startswith(_TAG) and tag not in ("", "!"):
             # Report it, then read the value as if untagged so the rest of the item is still checked.
-            self.diags.error(f"unsupported YAML tag {tag}", loc.range(self.filename))
+            self.diags.error(f"unsupported YAML tag {excerpt(tag)}", loc.range(self.filename))
         if isinstance(node, ScalarNode):
             return _scalar(node), loc
         if id(node) in self.active:
@@ -196,7 +199,9 @@ class _Builder:
             if key in keys:
                 first = keys[key][0]
                 self.diags.error(
-                    f'duplicate key "{key}"', key_loc.range(self.filename), detail=f"first given at line {first.line}"
+                    f'duplicate key "{excerpt(key, quote=True)}"',
+                    key_loc.range(self.filename),
+                    detail=f"first given at line {first.line}",
                 )
                 continue
             value, value_loc = self.build(value_node)
@@ -271,6 +276,9 @@ def yaml_type(value: Any) -> str:
     return type(value).__name__
 
 
+_PARSER_WORDS = 100
+
+
 def _syntax_error(exc: YAMLError, text: str, filename: str) -> tuple[str, SourceRange, str]:
     """(summary, range, detail) for an error raised while parsing."""
     if isinstance(exc, MarkedYAMLError):
@@ -280,8 +288,9 @@ def _syntax_error(exc: YAMLError, text: str, filename: str) -> tuple[str, Source
             if mark is not None
             else SourceRange.at(filename, 1)
         )
-        problem = (exc.problem or "").strip()
-        context = (exc.context or "").strip()
+        # The parser's words can quote the document (an alias name, a tag): bounded like any value.
+        problem = excerpt((exc.problem or "").strip(), _PARSER_WORDS)
+        context = excerpt((exc.context or "").strip(), _PARSER_WORDS)
         if problem == "but found another document":
             return "YAML syntax error: a file holds one YAML document, found a second one", where, ""
         detail = ""
@@ -299,4 +308,4 @@ def _syntax_error(exc: YAMLError, text: str, filename: str) -> tuple[str, Source
     else:
         where = SourceRange.at(filename, 1)
     reason = getattr(exc, "reason", None) or str(exc).splitlines()[0]
-    return f"YAML syntax error: {reason}", where, ""
+    return f"YAML syntax error: {excerpt(reason, _PARSER_WORDS)}", where, ""
