@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import orjson
 
 from reconciler.atomic import atomic_write_text
+from reconciler.spec.diagnostics import excerpt
 from reconciler.state.model import State, StateError
 
 
@@ -60,6 +61,7 @@ class LockInfo:
     pid: int
     host: str
     created: str
+    damaged: str | None = None  # the lock file, when it holds something this tool did not write
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,17 +74,27 @@ class LockInfo:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LockInfo:
-        return cls(
-            str(data.get("ID")),
-            str(data.get("Operation")),
-            str(data.get("Who")),
-            int(data.get("PID", 0)),
-            str(data.get("Host")),
-            str(data.get("Created")),
-        )
+    def from_json(cls, data: Any) -> LockInfo:
+        """Raises ``ValueError`` for anything but the object ``to_json`` writes (values bounded for messages)."""
+        if not isinstance(data, dict):
+            raise ValueError("a lock is a JSON object")
+        pid = data.get("PID", 0)
+        if not isinstance(pid, int) or isinstance(pid, bool):
+            raise ValueError("PID must be an integer")
+        texts = [data.get(name) for name in ("ID", "Operation", "Who", "Host", "Created")]
+        if not all(isinstance(text, str) for text in texts):
+            raise ValueError("ID, Operation, Who, Host and Created must be strings")
+        lock_id, operation, who, host, created = (excerpt(text, 200) for text in texts)
+        return cls(lock_id, operation, who, pid, host, created)
+
+    @classmethod
+    def of_damaged(cls, lock_file: str) -> LockInfo:
+        """A lock file that exists but cannot be read as a lock: it still locks; `state unlock damaged` removes it."""
+        return cls("damaged", "unknown", "unknown", 0, "unknown", "unknown", damaged=lock_file)
 
     def describe(self) -> str:
+        if self.damaged is not None:
+            return f"a damaged lock file {self.damaged} (it names no run; lock id {self.id})"
         return f"{self.who} ({self.operation}, pid {self.pid} on {self.host}, since {self.created}; lock id {self.id})"
 
 
@@ -159,8 +171,15 @@ class LocalBackend:
         return str(self.path)
 
     def read(self) -> State:
-        state = State.read(self.path)
-        self._version = self._current_version()
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            self._version = None
+            return State()
+        except OSError as exc:
+            raise StateError(f"{self.path}: cannot read the state: {exc.strerror or type(exc).__name__}") from None
+        state = State.parse(data, str(self.path))
+        self._version = hashlib.sha256(data).hexdigest()  # the bytes parsed, not a second read
         return state
 
     def _current_version(self) -> str | None:
@@ -187,11 +206,11 @@ class LocalBackend:
 
     def holder(self) -> LockInfo | None:
         try:
-            return LockInfo.from_json(json.loads(self.lock_path.read_text(encoding="utf-8")))
+            return LockInfo.from_json(json.loads(self.lock_path.read_bytes()))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError):
-            return LockInfo("unknown", "unknown", "unknown", 0, "unknown", "unknown")
+        except (OSError, ValueError, RecursionError):  # ValueError: not UTF-8, not JSON, not a lock
+            return LockInfo.of_damaged(str(self.lock_path))
 
     def lock(self, operation: str, timeout: float = 0.0) -> LockInfo:
         info = new_lock_info(operation)
