@@ -28,24 +28,32 @@ _UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"}
 
 
 def excerpt(value: object, limit: int = EXCERPT_LIMIT, *, quote: bool = False) -> str:
-    """At most ``limit`` characters of ``value`` (then "..."), with control and non-printable characters
-    escaped (``\\n``, ``\\x00``, ``\\u200b``) so a message stays one line and shows no hidden text.
-    ``quote`` also escapes backslashes and double quotes, for values shown inside double quotes."""
+    """At most ``limit`` characters (escapes included), then "..." if ``value`` was longer; control and
+    non-printable characters escaped (``\\n``, ``\\x00``, ``\\u200b``) so a message stays one line and
+    shows no hidden text. ``quote`` also escapes backslashes and double quotes, for values in quotes."""
     text = value if isinstance(value, str) else str(value)
     out: list[str] = []
-    for char in text[:limit]:
-        if quote and char in '\\"':
-            out.append("\\" + char)
-        elif char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif char != " " and unicodedata.category(char) in _UNPRINTABLE:
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-        else:
-            out.append(char)
-    if len(text) > limit:
-        out.append("...")
+    size = 0
+    for index, char in enumerate(text):
+        piece = _escaped(char, quote)
+        if size + len(piece) > limit:
+            return "".join(out) + "..."
+        out.append(piece)
+        size += len(piece)
+        if size == limit and index + 1 < len(text):
+            return "".join(out) + "..."
     return "".join(out)
+
+
+def _escaped(char: str, quote: bool) -> str:
+    if quote and char in '\\"':
+        return "\\" + char
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    if char != " " and unicodedata.category(char) in _UNPRINTABLE:
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    return char
 
 
 def _bounded(message: str, limit: int) -> str:

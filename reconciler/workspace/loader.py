@@ -174,7 +174,7 @@ def discover_spec_files(
             matched = f'matched by spec_files pattern "{excerpt(patterns[index], quote=True)}"'
             detail = OUTSIDE_DETAIL if problem == OUTSIDE else "nothing was read from it"
             diags.error(
-                f'spec file "{excerpt(shown, quote=True)}" {problem}',
+                f'spec file "{excerpt(relative, quote=True)}" {problem}',
                 _pattern_at(written, index, config_name, shown),
                 detail=f"{matched}; {detail}",
             )
