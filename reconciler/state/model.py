@@ -171,7 +171,9 @@ class State:
                 "it was left as it is"
             ) from None
         except RecursionError:
-            raise StateError(f"{source}: the state is damaged: not a state document (nested too deeply)") from None
+            raise StateError(
+                f"{source}: the state is damaged: not a state document (nested too deeply); it was left as it is"
+            ) from None
         return cls.from_json(document, source)
 
     @classmethod
