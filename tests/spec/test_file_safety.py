@@ -284,3 +284,49 @@ def test_a_dangling_spec_file_stops_plan_and_apply_and_nothing_is_deleted(
     for n in ("001", "002", "006"):  # users.yaml's own mappings and those of the CSV it names
         upn = f"user{n}@contoso.onmicrosoft.com"
         assert emu.graph("GET", f"{USER_MAPPINGS}(sourceUserPrincipalName='{upn}')", "target").status_code == 200
+
+
+# -- no tracebacks ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("user_mappings: " + "[" * 1000 + "]" * 1000 + "\n", "zz.yaml:1:115"),
+        ("user_mappings:\n" + "- " * 100_000 + "x\n", "zz.yaml:2:199"),  # the compiled composer crashed here
+        ("user_mappings: " + "{a: " * 100_000 + "\n", "zz.yaml:1:412"),
+    ],
+    ids=["flow-1000", "block-100000", "unclosed-100000"],
+)
+def test_yaml_nested_too_deeply_is_a_located_error(ws: Path, text: str, where: str) -> None:
+    (ws / "zz.yaml").write_text(text, encoding="utf-8")
+    _assert_refused(
+        ws,
+        f"{where}: error: YAML nests too deeply; more than 100 levels of mappings and lists; "
+        "a workspace file needs a handful",
+    )
+
+
+def test_a_credential_file_that_is_not_text_is_one_line(ws: Path, tmp_path: Path) -> None:
+    from reconciler.workspace.connection import CredentialError, resolve_connection
+
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"\xff\xfe" + SECRET.encode())
+    config = ws / "reconciler.yaml"
+    text = config.read_text(encoding="utf-8").replace("emulator:\n  connection_file: .reconciler/emulator.json\n", "")
+    credentials = (
+        "  credentials:\n    type: client_secret\n    client_id: 0c9f2b1e-7a4d-4c36-9d0e-2b8f5a1c7e30\n"
+        f"    client_secret_file: {secret}\n"
+    )
+    text = text.replace("  data_location: NAM\ntarget:", f"  data_location: NAM\n{credentials}target:")
+    text = text.replace("fabrikam-my.sharepoint.com\n", "fabrikam-my.sharepoint.com\n" + credentials, 1)
+    config.write_text(text, encoding="utf-8")
+    loaded = load_workspace(ws)
+    assert loaded.ok, [d.render() for d in loaded.diagnostics]
+    with pytest.raises(CredentialError) as refused:
+        resolve_connection(loaded, {})
+    assert str(refused.value) == f"source: cannot read the client secret file {secret}: not UTF-8 text"
+    secret.unlink()
+    secret.mkdir()
+    with pytest.raises(CredentialError, match=r"^source: cannot read the client secret file .*: not a regular file$"):
+        resolve_connection(loaded, {})
