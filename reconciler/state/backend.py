@@ -23,6 +23,7 @@ import json
 import os
 import shlex
 import socket
+import stat
 import time
 import uuid
 from dataclasses import dataclass
@@ -172,6 +173,8 @@ class LocalBackend:
 
     def read(self) -> State:
         try:
+            if not stat.S_ISREG(os.stat(self.path).st_mode):  # a folder, or a pipe that would block the run
+                raise StateError(f"{self.path}: the state is not a regular file; it was left as it is")
             data = self.path.read_bytes()
         except FileNotFoundError:
             self._version = None
@@ -215,7 +218,10 @@ class LocalBackend:
     def lock(self, operation: str, timeout: float = 0.0) -> LockInfo:
         info = new_lock_info(operation)
         deadline = time.monotonic() + timeout
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot create the folder of the state {self.path}: {exc.strerror}") from None
         while True:
             try:
                 fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
@@ -230,6 +236,8 @@ class LocalBackend:
                     raise StateLocked(str(self.path), held) from None
                 time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
                 continue
+            except OSError as exc:
+                raise StateError(f"cannot create the lock file {self.lock_path}: {exc.strerror}") from None
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(info.to_json(), handle)
             self._held = info

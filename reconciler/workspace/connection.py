@@ -26,7 +26,7 @@ from reconciler.graph.config import (
     TenantConnection,
     WorkloadIdentity,
 )
-from reconciler.spec.diagnostics import Diagnostics
+from reconciler.spec.diagnostics import Diagnostics, excerpt
 from reconciler.spec.files import file_problem
 from reconciler.workspace.config import (
     CertificateCredential,
@@ -63,7 +63,7 @@ def resolve_connection(workspace: Workspace, environ: Mapping[str, str] | None =
     if config.emulator is not None:
         path = _path(workspace.root, config.emulator.connection_file)
         if not path.is_file():
-            raise CredentialError(f"emulator connection file {path} does not exist; is the emulator running?")
+            raise CredentialError(f"emulator connection file {_shown(path)} does not exist; is the emulator running?")
         diags = Diagnostics()
         emulator = read_emulator_connection(path, str(path), diags)
         if emulator is None:
@@ -115,15 +115,15 @@ def _credential(
             return ClientSecret(ref.client_id, SecretStr(_env(role, ref.client_secret_env, env)))
         assert ref.client_secret_file is not None
         path = _path(root, ref.client_secret_file)
-        secret = _read_secret(role, f"client secret file {path}", path)
+        secret = _read_secret(role, f"client secret file {_shown(path)}", path)
         if not secret:
-            raise CredentialError(f"{role}: the client secret file {path} is empty")
+            raise CredentialError(f"{role}: the client secret file {_shown(path)} is empty")
         return ClientSecret(ref.client_id, SecretStr(secret))
     if isinstance(ref, CertificateCredential):
         path = _path(root, ref.certificate_path)
         problem = file_problem(path, None)
         if problem is not None:
-            raise CredentialError(f"{role}: certificate file {path} {problem}")
+            raise CredentialError(f"{role}: certificate file {_shown(path)} {problem}")
         password = ref.certificate_password_env
         return Certificate(ref.client_id, path, SecretStr(_env(role, password, env)) if password else None)
     if isinstance(ref, ManagedIdentityCredential):
@@ -145,9 +145,9 @@ def _workload_identity(role: str, ref: WorkloadIdentityCredential, env: Mapping[
             "token (the CI step that fetches the OIDC token writes it)"
         )
     path = Path(value).expanduser().absolute()
-    token = _read_secret(role, f"federated token file {path} (named by {name})", path)
+    token = _read_secret(role, f"federated token file {_shown(path)} (named by {name})", path)
     if not token:
-        raise CredentialError(f"{role}: the federated token file {path} (named by {name}) is empty")
+        raise CredentialError(f"{role}: the federated token file {_shown(path)} (named by {name}) is empty")
     return WorkloadIdentity(ref.client_id, path, name)
 
 
@@ -161,6 +161,11 @@ def _read_secret(role: str, what: str, path: Path) -> str:
         raise CredentialError(f"{role}: cannot read the {what}: {exc.strerror or type(exc).__name__}") from None
     except UnicodeDecodeError:
         raise CredentialError(f"{role}: cannot read the {what}: not UTF-8 text") from None
+
+
+def _shown(path: Path) -> str:
+    """A path from reconciler.yaml, which a pull request may set: escaped, so it cannot forge log lines."""
+    return excerpt(str(path), 240)
 
 
 def _env(role: str, name: str, env: Mapping[str, str]) -> str:

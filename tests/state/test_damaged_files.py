@@ -230,3 +230,18 @@ def test_plan_out_export_and_state_files_are_0600(quickstart_workspace: Path, em
     files = sorted(out.iterdir())
     assert [f.name for f in files] == ["exported-identity-map.csv", "exported.yaml"]
     assert [_mode(f) for f in files] == [0o600, 0o600]
+
+
+def test_a_state_path_that_is_not_a_regular_file_is_one_error_not_a_hang(ws: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "state.fifo"
+    os.mkfifo(fifo)
+    config = ws / "reconciler.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("path: .reconciler/state.json", f"path: {fifo}"), encoding="utf-8")
+    for command in (("plan", str(ws)), ("apply", str(ws), "--auto-approve")):
+        _one_error(run_cli(*command), f"{fifo}: the state is not a regular file; it was left as it is")
+    config.write_text(text.replace("path: .reconciler/state.json", "path: /proc/self/no-such/state.json"))
+    _one_error(
+        run_cli("apply", str(ws), "--auto-approve"),
+        "cannot create the folder of the state /proc/self/no-such/state.json",
+    )
