@@ -155,7 +155,17 @@ def discover_spec_files(
                     detail="patterns are relative to the workspace, without .. or an absolute path",
                 )
             continue
-        for path in root.glob(pattern):
+        try:
+            matches = sorted(root.glob(pattern))
+        except ValueError as exc:  # e.g. "a**b": ** must be a whole path component
+            if diags is not None:
+                diags.error(
+                    f'spec_files: pattern "{excerpt(pattern, quote=True)}" is not a valid glob',
+                    _pattern_at(written, index, config_name, ""),
+                    detail=excerpt(exc, 100),
+                )
+            continue
+        for path in matches:
             relative = path.relative_to(root).as_posix()
             if relative == CONFIG_FILE or any(part.startswith(".") for part in Path(relative).parts):
                 continue

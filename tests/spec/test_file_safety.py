@@ -330,3 +330,13 @@ def test_a_credential_file_that_is_not_text_is_one_line(ws: Path, tmp_path: Path
     secret.mkdir()
     with pytest.raises(CredentialError, match=r"^source: cannot read the client secret file .*: not a regular file$"):
         resolve_connection(loaded, {})
+
+
+def test_a_spec_files_pattern_that_is_not_a_glob_is_located(ws: Path) -> None:
+    config = ws / "reconciler.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + 'spec_files:\n  - "*.yaml"\n  - "specs/a**b.yaml"\n')
+    _assert_refused(
+        ws,
+        'reconciler.yaml:35:5: error: spec_files: pattern "specs/a**b.yaml" is not a valid glob; '
+        "Invalid pattern: '**' can only be an entire path component",
+    )
