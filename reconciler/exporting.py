@@ -21,6 +21,7 @@ from reconciler.graph.config import GraphSettings
 from reconciler.graph.refresh import RefreshRequest
 from reconciler.observed import Observed
 from reconciler.planning import Meter, NoMeter, refresh_with_meter
+from reconciler.spec.diagnostics import excerpt
 from reconciler.state.model import State
 from reconciler.workspace.canonical_yaml import format_spec, natural_parts
 from reconciler.workspace.connection import resolve_connection
@@ -55,12 +56,23 @@ class ExportKeys:
         return len(self.upns) + len(self.group_ids) + len(self.site_urls) + len(self.nicknames)
 
 
+class KeysFileError(Exception):
+    """The keys file cannot be read as CSV text; the message names it and quotes none of it."""
+
+
 def read_keys(path: Path) -> ExportKeys:
     keys = ExportKeys()
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        for row in csv.reader(handle):
-            if row:
-                keys.add(row[0])
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            for row in csv.reader(handle):
+                if row:
+                    keys.add(row[0])
+    except OSError as exc:
+        raise KeysFileError(f"{path}: cannot read the keys file: {exc.strerror or type(exc).__name__}") from None
+    except UnicodeDecodeError as exc:
+        raise KeysFileError(f"{path}: the keys file is not UTF-8 text (byte {exc.start})") from None
+    except csv.Error as exc:
+        raise KeysFileError(f"{path}: the keys file is not CSV: {excerpt(exc)}") from None
     return keys
 
 
@@ -175,7 +187,7 @@ async def run_export(
         observed = await refresh_with_meter(graph, _request(keys), meter or NoMeter())
     identity_map, spec = render(observed, connection.source.tenant_id)
     for path, text in zip(targets, (identity_map, spec), strict=True):
-        atomic_write_text(path, text)
+        atomic_write_text(path, text, mode=0o600)  # every UPN of the estate: readable by its owner only
     mappings = len(observed.user_mappings) + len(observed.group_mappings)
     migrations = len(observed.tasks)
     found = set(observed.user_mappings) | set(observed.group_mappings) | {k for _, k in observed.tasks}

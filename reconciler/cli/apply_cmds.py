@@ -250,10 +250,13 @@ def import_(addresses: tuple[str, ...], workspace: str, lock_timeout: float) -> 
 @click.option("--force", is_flag=True, help="Overwrite earlier export files.")
 def export(workspace: str, keys_file: Path | None, out_dir: Path | None, force: bool) -> None:
     """Write spec files from the live mappings and tasks of the given keys, for adoption."""
-    from reconciler.exporting import read_keys, run_export, workspace_keys
+    from reconciler.exporting import KeysFileError, read_keys, run_export, workspace_keys
 
     ws = _load_ok(workspace)
-    keys = read_keys(keys_file) if keys_file else workspace_keys(ws, read_state(ws))
+    try:
+        keys = read_keys(keys_file) if keys_file else workspace_keys(ws, read_state(ws))
+    except KeysFileError as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         result = asyncio.run(run_export(ws, keys, out_dir or ws.root, force=force, meter=Meter()))
     except (FileExistsError, CredentialError, GraphError) as exc:

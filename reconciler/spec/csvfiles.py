@@ -21,7 +21,7 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from reconciler.spec.desired import item_address
-from reconciler.spec.diagnostics import Diagnostics, SourceRange
+from reconciler.spec.diagnostics import Diagnostics, SourceRange, excerpt
 from reconciler.spec.enums import CsvFormat, GroupType, UserType
 from reconciler.spec.model_errors import did_you_mean, report_validation_error
 from reconciler.spec.models import (
@@ -103,7 +103,7 @@ def _rows(text: str, filename: str, diags: Diagnostics) -> Iterator[tuple[int, s
         except StopIteration:
             return
         except csv.Error as exc:
-            diags.error(f"CSV syntax error: {exc}", SourceRange.at(filename, max(start, reader.line_num)))
+            diags.error(f"CSV syntax error: {excerpt(exc)}", SourceRange.at(filename, max(start, reader.line_num)))
             if reader.line_num < start:  # pragma: no cover - csv always consumes the bad line
                 return
             continue
@@ -125,7 +125,9 @@ def read_identity_map(text: str, filename: str, diags: Diagnostics, *, protect: 
             )
             continue
         if kind not in ("user", "group"):
-            diags.error(f'row type must be "User" or "Group", got "{cells[0].strip()}"', where.cell(0))
+            diags.error(
+                f'row type must be "User" or "Group", got "{excerpt(cells[0].strip(), quote=True)}"', where.cell(0)
+            )
             continue
         columns = USER_COLUMNS if kind == "user" else GROUP_COLUMNS
         if len(cells) != 6:
@@ -183,10 +185,16 @@ def read_migrations(
     seen: dict[str, int] = {}
     for index, name in enumerate(names):
         if name not in model.model_fields:
-            diags.error(f'unknown column "{name}"', head.cell(index), detail=did_you_mean(name, known))
+            diags.error(
+                f'unknown column "{excerpt(name, quote=True)}"', head.cell(index), detail=did_you_mean(name, known)
+            )
             ok = False
         elif name in seen:
-            diags.error(f'column "{name}" appears twice', head.cell(index), detail=f"first in column {seen[name] + 1}")
+            diags.error(
+                f'column "{excerpt(name, quote=True)}" appears twice',
+                head.cell(index),
+                detail=f"first in column {seen[name] + 1}",
+            )
             ok = False
         seen.setdefault(name, index)
     for name, info in model.model_fields.items():

@@ -3,14 +3,63 @@
 Text form is ``path:line:col: error|warning: summary[; detail]`` (the gcc/ruff shape editors link to);
 JSON form is Terraform's ``validate -json`` object ``{severity, summary, detail, address, range}``.
 Lines and columns are 1-based; ``end`` is the position just past the item.
+
+Diagnostics are printed into CI logs of pull requests that may name any file, so no diagnostic quotes
+more than a short excerpt of a value: messages quote values through ``excerpt`` (at most 60 characters,
+control and other non-printable characters escaped), and ``Diagnostics`` escapes and bounds every
+summary and detail again as a safety net for messages built elsewhere.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+EXCERPT_LIMIT = 60
+# The safety net's bounds: longer than any message the loaders build, far shorter than a leaked file.
+SUMMARY_LIMIT = 240
+DETAIL_LIMIT = 400
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Unicode categories shown as escapes: controls, format (zero-width, bidi), unassigned, private, separators.
+_UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"}
+
+
+def excerpt(value: object, limit: int = EXCERPT_LIMIT, *, quote: bool = False) -> str:
+    """At most ``limit`` characters (escapes included), then "..." if ``value`` was longer; control and
+    non-printable characters escaped (``\\n``, ``\\x00``, ``\\u200b``) so a message stays one line and
+    shows no hidden text. ``quote`` also escapes backslashes and double quotes, for values in quotes."""
+    text = value if isinstance(value, str) else str(value)
+    out: list[str] = []
+    size = 0
+    for index, char in enumerate(text):
+        piece = _escaped(char, quote)
+        if size + len(piece) > limit:
+            return "".join(out) + "..."
+        out.append(piece)
+        size += len(piece)
+        if size == limit and index + 1 < len(text):
+            return "".join(out) + "..."
+    return "".join(out)
+
+
+def _escaped(char: str, quote: bool) -> str:
+    if quote and char in '\\"':
+        return "\\" + char
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    if char != " " and unicodedata.category(char) in _UNPRINTABLE:
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    return char
+
+
+def _bounded(message: str, limit: int) -> str:
+    if len(message) <= limit and message.isprintable():
+        return message
+    return excerpt(message, limit)
 
 
 class Severity(StrEnum):
@@ -88,13 +137,20 @@ class Diagnostics:
     items: list[Diagnostic] = field(default_factory=list)
 
     def error(self, summary: str, where: SourceRange | None, *, detail: str = "", address: str | None = None) -> None:
-        self.items.append(Diagnostic(Severity.ERROR, summary, detail, address, where))
+        self.add(Diagnostic(Severity.ERROR, summary, detail, address, where))
 
     def warning(self, summary: str, where: SourceRange | None, *, detail: str = "", address: str | None = None) -> None:
-        self.items.append(Diagnostic(Severity.WARNING, summary, detail, address, where))
+        self.add(Diagnostic(Severity.WARNING, summary, detail, address, where))
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        summary, detail = _bounded(diagnostic.summary, SUMMARY_LIMIT), _bounded(diagnostic.detail, DETAIL_LIMIT)
+        if (summary, detail) != (diagnostic.summary, diagnostic.detail):
+            diagnostic = Diagnostic(diagnostic.severity, summary, detail, diagnostic.address, diagnostic.range)
+        self.items.append(diagnostic)
 
     def extend(self, more: Iterable[Diagnostic]) -> None:
-        self.items.extend(more)
+        for diagnostic in more:
+            self.add(diagnostic)
 
     @property
     def has_errors(self) -> bool:

@@ -15,8 +15,9 @@ from pydantic import ValidationError
 
 from reconciler.spec.csvfiles import CsvItems, read_identity_map, read_migrations
 from reconciler.spec.desired import item_address
-from reconciler.spec.diagnostics import Diagnostics, SourceRange
+from reconciler.spec.diagnostics import Diagnostics, SourceRange, excerpt
 from reconciler.spec.enums import CsvFormat
+from reconciler.spec.files import OUTSIDE, OUTSIDE_DETAIL, file_problem
 from reconciler.spec.model_errors import did_you_mean, report_validation_error, yaml_locator
 from reconciler.spec.models import (
     ITEM_MODELS,
@@ -76,17 +77,22 @@ class SpecSources:
             self.group_migrations.append(item)
 
 
-def read_specs(files: list[SpecPath], diags: Diagnostics) -> SpecSources:
+def read_specs(files: list[SpecPath], diags: Diagnostics, root: Path | None = None) -> SpecSources:
+    """Read every spec file; CSV files they name must resolve inside ``root`` (the workspace) when given."""
     sources = SpecSources()
     csv_seen: dict[Path, SourceRange] = {}
     for spec_path in files:
         sources.files.append(spec_path.display)
-        _read_spec_file(spec_path, sources, csv_seen, diags)
+        _read_spec_file(spec_path, sources, csv_seen, diags, root)
     return sources
 
 
 def _read_spec_file(
-    spec_path: SpecPath, sources: SpecSources, csv_seen: dict[Path, SourceRange], diags: Diagnostics
+    spec_path: SpecPath,
+    sources: SpecSources,
+    csv_seen: dict[Path, SourceRange],
+    diags: Diagnostics,
+    root: Path | None,
 ) -> None:
     filename = spec_path.display
     text = read_text(spec_path.path, filename, diags)
@@ -107,7 +113,11 @@ def _read_spec_file(
         key_loc, value_loc = doc.loc.keys[kind]
         model = ITEM_MODELS.get(kind)
         if model is None:
-            diags.error(f'unknown field "{kind}"', key_loc.range(filename), detail=did_you_mean(kind, ITEM_MODELS))
+            diags.error(
+                f'unknown field "{excerpt(kind, quote=True)}"',
+                key_loc.range(filename),
+                detail=did_you_mean(kind, ITEM_MODELS),
+            )
             continue
         if value is None:
             continue  # `user_mappings:` with nothing under it yet
@@ -121,7 +131,7 @@ def _read_spec_file(
                 continue
             where = YamlItemLocator(filename, item_loc)
             if isinstance(spec, CsvFileSpec):
-                _read_csv(spec, where, spec_path, sources, csv_seen, diags)
+                _read_csv(spec, where, spec_path, sources, csv_seen, diags, root)
             else:
                 sources.add(Sourced(spec, where))
 
@@ -144,18 +154,26 @@ def _read_csv(
     sources: SpecSources,
     csv_seen: dict[Path, SourceRange],
     diags: Diagnostics,
+    root: Path | None,
 ) -> None:
-    path = (spec_path.path.parent / ref.path).resolve()
+    named = spec_path.path.parent / ref.path
+    path = named.resolve()
     display = posixpath.normpath(posixpath.join(posixpath.dirname(spec_path.display), ref.path))
+    shown = excerpt(ref.path, quote=True)
     first = csv_seen.get(path)
     if first is not None:
-        diags.error(f'CSV file "{ref.path}" is already named', where.field("path"), detail=f"first named at {first}")
+        diags.error(f'CSV file "{shown}" is already named', where.field("path"), detail=f"first named at {first}")
         return
     csv_seen[path] = where.field("path")
-    if not path.is_file():
-        diags.error(f'CSV file "{ref.path}" does not exist', where.field("path"), detail=f"looked for {display}")
+    problem = file_problem(named, root)
+    if problem == "does not exist":
+        diags.error(f'CSV file "{shown}" does not exist', where.field("path"), detail=f"looked for {excerpt(display)}")
         return
-    text = read_text(path, display, diags)
+    if problem is not None:
+        detail = OUTSIDE_DETAIL if problem == OUTSIDE else "nothing was read from it"
+        diags.error(f'CSV file "{shown}" {problem}', where.field("path"), detail=detail)
+        return
+    text = read_text(path, display, diags, named_at=where.field("path"))
     if text is None:
         return
     sources.files.append(display)

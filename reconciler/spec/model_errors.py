@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from reconciler.spec.diagnostics import Diagnostics, SourceRange
+from reconciler.spec.diagnostics import Diagnostics, SourceRange, excerpt
 from reconciler.spec.fields import PATTERN_MESSAGES
 from reconciler.spec.yamlsource import Loc, yaml_type
 
@@ -104,7 +104,7 @@ def _describe(
     if kind == "extra_forbidden":
         field = str(error["loc"][-1]) if error["loc"] else ""
         allowed = sorted({f for model in candidates for f in model.model_fields})
-        return f'unknown field "{field}"', hints.get(field) or did_you_mean(field, allowed)
+        return f'unknown field "{excerpt(field, quote=True)}"', hints.get(field) or did_you_mean(field, allowed)
     if kind == "missing":
         return f'missing required field "{name}"', ""
     if kind == "union_tag_not_found":
@@ -143,10 +143,9 @@ def shown_tag(value: str, redact: bool) -> str:
 
 
 def show(value: Any) -> str:
-    """A value as it would appear in YAML, quoted if text and shortened if long."""
+    """A value as it would appear in YAML, quoted if text and shortened (``excerpt``) if long."""
     if isinstance(value, str):
-        text = value if len(value) <= 80 else value[:77] + "..."
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return '"' + excerpt(value, quote=True) + '"'
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -164,7 +163,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
         close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
         match = close[0] if close else None
     if match is not None and match != word:
-        return f'did you mean "{match}"?'
+        return f'did you mean "{excerpt(match, quote=True)}"?'
     return f"expected one of: {', '.join(options)}" if options else ""
 
 

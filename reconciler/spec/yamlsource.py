@@ -19,7 +19,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from reconciler.spec.diagnostics import Diagnostics, Position, SourceRange
+from reconciler.spec.diagnostics import Diagnostics, Position, SourceRange, excerpt
 
 try:  # pragma: no branch - which one depends on the installation
     from ruamel.yaml.cyaml import CSafeLoader
@@ -29,9 +29,25 @@ except ImportError:  # pragma: no cover - the pure parser is the fallback when n
     C_LOADER = False
 
 
+class NestingTooDeep(YAMLError):
+    """The document nests deeper than ``MAX_DEPTH``; ``line`` and ``column`` (1-based) say where."""
+
+    def __init__(self, line: int, column: int) -> None:
+        super().__init__("too deep")
+        self.line, self.column = line, column
+
+
+# Deeper documents are refused before anything recurses over them: Python's stack holds ~1,000 frames,
+# and the compiled composer recurses in C, where some 20,000 levels crash the process.
+MAX_DEPTH = 100
+# Below this bound on the nesting (flow brackets plus twice the longest line) composing is safe as is.
+_SURELY_SHALLOW = 2000
+
+
 def compose(text: str, *, pure: bool = False) -> Node | None:
     """The node tree of the single YAML document in ``text`` (None if empty); raises ``YAMLError``."""
     if C_LOADER and not pure:
+        _check_depth(text)
         loader = CSafeLoader(text)
         try:
             node: Node | None = loader.get_single_node()
@@ -40,6 +56,39 @@ def compose(text: str, *, pure: bool = False) -> Node | None:
         return node
     yaml = YAML(typ="safe", pure=True)
     return yaml.compose(text)  # type: ignore[no-any-return]
+
+
+def _check_depth(text: str) -> None:
+    """Raise ``NestingTooDeep`` before the compiled composer could overflow the C stack.
+
+    Each nesting level needs a flow bracket, a deeper indent or an indicator on the line, so a cheap
+    bound clears ordinary files; only the others pay for a pass over the parser's events.
+    """
+    bound = text.count("[") + text.count("{")
+    if bound < _SURELY_SHALLOW:
+        bound += 2 * (max(map(len, text.split("\n"))) + 1)
+    if bound < _SURELY_SHALLOW:
+        return
+    parser = CSafeLoader(text)  # its parser part: events only, no composing
+    depth = 0
+    try:
+        while (event := parser.get_event()) is not None:
+            name = type(event).__name__
+            if name in ("MappingStartEvent", "SequenceStartEvent"):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise NestingTooDeep(mark.line + 1, mark.column + 1)
+            elif name in ("MappingEndEvent", "SequenceEndEvent"):
+                depth -= 1
+            elif name == "StreamEndEvent":
+                return
+    except NestingTooDeep:
+        raise
+    except YAMLError:
+        return  # a syntax error: composing reports it, at a depth the scan has shown to be safe
+    finally:
+        parser.dispose()
 
 
 _TAG = "tag:yaml.org,2002:"
@@ -81,12 +130,15 @@ class YamlDocument:
     loc: Loc
 
 
-def read_text(path: Path, filename: str, diags: Diagnostics) -> str | None:
-    """The file as text (UTF-8, an optional BOM dropped), or None with a diagnostic."""
+def read_text(path: Path, filename: str, diags: Diagnostics, *, named_at: SourceRange | None = None) -> str | None:
+    """The file as text (UTF-8, an optional BOM dropped), or None with a diagnostic.
+
+    A file that cannot be opened is reported at ``named_at`` (the value that named it) when given.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
-        diags.error(f"cannot read file: {exc.strerror or exc}", SourceRange.at(filename, 1))
+        diags.error(f"cannot read file: {exc.strerror or exc}", named_at or SourceRange.at(filename, 1))
         return None
     try:
         return data.decode("utf-8-sig")
@@ -108,18 +160,24 @@ def load_yaml(text: str, filename: str, diags: Diagnostics, *, pure: bool = Fals
     """
     try:
         node = compose(text, pure=pure)
+    except NestingTooDeep as deep:
+        diags.error("YAML nests too deeply", SourceRange.at(filename, deep.line, deep.column), detail=_TOO_DEEP)
+        return None
     except YAMLError as exc:
         summary, where, detail = _syntax_error(exc, text, filename)
         diags.error(summary, where, detail=detail)
         return None
-    except RecursionError:
-        diags.error("YAML syntax error: the document nests too deeply", SourceRange.at(filename, 1))
+    except RecursionError:  # the pure parser's composer (the compiled one is guarded by _check_depth)
+        diags.error("YAML nests too deeply", SourceRange.at(filename, 1), detail=_TOO_DEEP)
         return None
     if node is None:
         return YamlDocument(filename, None, Loc(1, 1, 1, 1))
     builder = _Builder(filename, diags, budget=2 * len(text) + 1000)
     try:
         value, loc = builder.build(node)
+    except _TooDeep as deep:
+        diags.error("YAML nests too deeply", deep.loc.range(filename), detail=_TOO_DEEP)
+        return None
     except _AliasBomb:
         diags.error(
             "too many alias expansions in this document",
@@ -134,35 +192,49 @@ class _AliasBomb(Exception):
     pass
 
 
+_TOO_DEEP = f"more than {MAX_DEPTH} levels of mappings and lists; a workspace file needs a handful"
+
+
+class _TooDeep(Exception):
+    def __init__(self, loc: Loc) -> None:
+        super().__init__("too deep")
+        self.loc = loc
+
+
 class _Builder:
     def __init__(self, filename: str, diags: Diagnostics, budget: int) -> None:
         self.filename = filename
         self.diags = diags
         self.budget = budget
         self.active: set[int] = set()
+        self.depth = 0
 
     def build(self, node: Node) -> tuple[Any, Loc]:
         self.budget -= 1
         if self.budget < 0:
             raise _AliasBomb
         loc = _loc(node)
+        if self.depth >= MAX_DEPTH:
+            raise _TooDeep(loc)
         tag = node.tag or ""
         if tag not in ("", "!") and (not tag.startswith(_TAG) or tag[len(_TAG) :] not in _CORE_TAGS):
             # Report it, then read the value as if untagged so the rest of the item is still checked.
             shown = "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
-            self.diags.error(f"unsupported YAML tag {shown}", loc.range(self.filename))
+            self.diags.error(f"unsupported YAML tag {excerpt(shown)}", loc.range(self.filename))
         if isinstance(node, ScalarNode):
             return _scalar(node), loc
         if id(node) in self.active:
             self.diags.error("recursive alias: a value contains itself", loc.range(self.filename))
             return None, loc
         self.active.add(id(node))
+        self.depth += 1
         try:
             if isinstance(node, SequenceNode):
                 return self._sequence(node, loc)
             if isinstance(node, MappingNode):
                 return self._mapping(node, loc)
         finally:
+            self.depth -= 1
             self.active.discard(id(node))
         return None, loc  # pragma: no cover - ruamel has no other node kinds
 
@@ -199,7 +271,9 @@ class _Builder:
             if key in keys:
                 first = keys[key][0]
                 self.diags.error(
-                    f'duplicate key "{key}"', key_loc.range(self.filename), detail=f"first given at line {first.line}"
+                    f'duplicate key "{excerpt(key, quote=True)}"',
+                    key_loc.range(self.filename),
+                    detail=f"first given at line {first.line}",
                 )
                 continue
             value, value_loc = self.build(value_node)
@@ -274,6 +348,9 @@ def yaml_type(value: Any) -> str:
     return type(value).__name__
 
 
+_PARSER_WORDS = 100
+
+
 def _syntax_error(exc: YAMLError, text: str, filename: str) -> tuple[str, SourceRange, str]:
     """(summary, range, detail) for an error raised while parsing."""
     if isinstance(exc, MarkedYAMLError):
@@ -283,8 +360,9 @@ def _syntax_error(exc: YAMLError, text: str, filename: str) -> tuple[str, Source
             if mark is not None
             else SourceRange.at(filename, 1)
         )
-        problem = (exc.problem or "").strip()
-        context = (exc.context or "").strip()
+        # The parser's words can quote the document (an alias name, a tag): bounded like any value.
+        problem = excerpt((exc.problem or "").strip(), _PARSER_WORDS)
+        context = excerpt((exc.context or "").strip(), _PARSER_WORDS)
         if problem == "but found another document":
             return "YAML syntax error: a file holds one YAML document, found a second one", where, ""
         detail = ""
@@ -302,4 +380,4 @@ def _syntax_error(exc: YAMLError, text: str, filename: str) -> tuple[str, Source
     else:
         where = SourceRange.at(filename, 1)
     reason = getattr(exc, "reason", None) or str(exc).splitlines()[0]
-    return f"YAML syntax error: {reason}", where, ""
+    return f"YAML syntax error: {excerpt(reason, _PARSER_WORDS)}", where, ""

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -325,11 +324,7 @@ class AzureBlobBackend:
 def _parse(data: bytes, location: str) -> State:
     if not data.strip():
         return State()
-    try:
-        document = json.loads(data)
-    except ValueError as exc:
-        raise StateError(f"{location}: cannot read the state: {exc}") from None
-    return State.from_json(document, location)
+    return State.parse(data, location)
 
 
 def _metadata(info: LockInfo) -> dict[str, str]:

@@ -23,6 +23,7 @@ import json
 import os
 import shlex
 import socket
+import stat
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from typing import Any, Protocol
 import orjson
 
 from reconciler.atomic import atomic_write_text
+from reconciler.spec.diagnostics import excerpt
 from reconciler.state.model import State, StateError
 
 
@@ -60,6 +62,7 @@ class LockInfo:
     pid: int
     host: str
     created: str
+    damaged: str | None = None  # the lock file, when it holds something this tool did not write
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,17 +75,27 @@ class LockInfo:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LockInfo:
-        return cls(
-            str(data.get("ID")),
-            str(data.get("Operation")),
-            str(data.get("Who")),
-            int(data.get("PID", 0)),
-            str(data.get("Host")),
-            str(data.get("Created")),
-        )
+    def from_json(cls, data: Any) -> LockInfo:
+        """Raises ``ValueError`` for anything but the object ``to_json`` writes (values bounded for messages)."""
+        if not isinstance(data, dict):
+            raise ValueError("a lock is a JSON object")
+        pid = data.get("PID", 0)
+        if not isinstance(pid, int) or isinstance(pid, bool):
+            raise ValueError("PID must be an integer")
+        texts = [data.get(name) for name in ("ID", "Operation", "Who", "Host", "Created")]
+        if not all(isinstance(text, str) for text in texts):
+            raise ValueError("ID, Operation, Who, Host and Created must be strings")
+        lock_id, operation, who, host, created = (excerpt(text, 200) for text in texts)
+        return cls(lock_id, operation, who, pid, host, created)
+
+    @classmethod
+    def of_damaged(cls, lock_file: str) -> LockInfo:
+        """A lock file that exists but cannot be read as a lock: it still locks; `state unlock damaged` removes it."""
+        return cls("damaged", "unknown", "unknown", 0, "unknown", "unknown", damaged=lock_file)
 
     def describe(self) -> str:
+        if self.damaged is not None:
+            return f"a damaged lock file {self.damaged} (it names no run; lock id {self.id})"
         return f"{self.who} ({self.operation}, pid {self.pid} on {self.host}, since {self.created}; lock id {self.id})"
 
 
@@ -159,8 +172,17 @@ class LocalBackend:
         return str(self.path)
 
     def read(self) -> State:
-        state = State.read(self.path)
-        self._version = self._current_version()
+        try:
+            if not stat.S_ISREG(os.stat(self.path).st_mode):  # a folder, or a pipe that would block the run
+                raise StateError(f"{self.path}: the state is not a regular file; it was left as it is")
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            self._version = None
+            return State()
+        except OSError as exc:
+            raise StateError(f"{self.path}: cannot read the state: {exc.strerror or type(exc).__name__}") from None
+        state = State.parse(data, str(self.path))
+        self._version = hashlib.sha256(data).hexdigest()  # the bytes parsed, not a second read
         return state
 
     def _current_version(self) -> str | None:
@@ -187,16 +209,19 @@ class LocalBackend:
 
     def holder(self) -> LockInfo | None:
         try:
-            return LockInfo.from_json(json.loads(self.lock_path.read_text(encoding="utf-8")))
+            return LockInfo.from_json(json.loads(self.lock_path.read_bytes()))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError):
-            return LockInfo("unknown", "unknown", "unknown", 0, "unknown", "unknown")
+        except (OSError, ValueError, RecursionError):  # ValueError: not UTF-8, not JSON, not a lock
+            return LockInfo.of_damaged(str(self.lock_path))
 
     def lock(self, operation: str, timeout: float = 0.0) -> LockInfo:
         info = new_lock_info(operation)
         deadline = time.monotonic() + timeout
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot create the folder of the state {self.path}: {exc.strerror}") from None
         while True:
             try:
                 fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
@@ -211,6 +236,8 @@ class LocalBackend:
                     raise StateLocked(str(self.path), held) from None
                 time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
                 continue
+            except OSError as exc:
+                raise StateError(f"cannot create the lock file {self.lock_path}: {exc.strerror}") from None
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(info.to_json(), handle)
             self._held = info

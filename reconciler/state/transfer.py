@@ -28,12 +28,15 @@ class PushResult:
 
 def read_state_file(path: Path) -> State:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
         raise StateError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StateError(f"{path}: not a state file: {exc}") from None
-    state = State.from_json(document, str(path))
+    except OSError as exc:
+        raise StateError(f"{path}: not a state file: {exc.strerror or type(exc).__name__}") from None
+    try:
+        state = State.parse(data, str(path))
+    except StateError as exc:
+        raise StateError(f"{path}: not a state file: {str(exc).removeprefix(f'{path}: ')}") from None
     if not state.lineage:
         raise StateError(f"{path}: this state was never written (no lineage); there is nothing to push")
     return state

@@ -9,6 +9,7 @@ values are ``SecretStr`` (their repr is masked) and are never written anywhere b
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,8 @@ from reconciler.graph.config import (
     TenantConnection,
     WorkloadIdentity,
 )
-from reconciler.spec.diagnostics import Diagnostics
+from reconciler.spec.diagnostics import Diagnostics, excerpt
+from reconciler.spec.files import file_problem
 from reconciler.workspace.config import (
     CertificateCredential,
     ClientSecretCredential,
@@ -61,7 +63,7 @@ def resolve_connection(workspace: Workspace, environ: Mapping[str, str] | None =
     if config.emulator is not None:
         path = _path(workspace.root, config.emulator.connection_file)
         if not path.is_file():
-            raise CredentialError(f"emulator connection file {path} does not exist; is the emulator running?")
+            raise CredentialError(f"emulator connection file {_shown(path)} does not exist; is the emulator running?")
         diags = Diagnostics()
         emulator = read_emulator_connection(path, str(path), diags)
         if emulator is None:
@@ -113,17 +115,15 @@ def _credential(
             return ClientSecret(ref.client_id, SecretStr(_env(role, ref.client_secret_env, env)))
         assert ref.client_secret_file is not None
         path = _path(root, ref.client_secret_file)
-        try:
-            secret = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise CredentialError(f"{role}: cannot read the client secret file {path}: {exc.strerror}") from None
+        secret = _read_secret(role, f"client secret file {_shown(path)}", path)
         if not secret:
-            raise CredentialError(f"{role}: the client secret file {path} is empty")
+            raise CredentialError(f"{role}: the client secret file {_shown(path)} is empty")
         return ClientSecret(ref.client_id, SecretStr(secret))
     if isinstance(ref, CertificateCredential):
         path = _path(root, ref.certificate_path)
-        if not path.is_file():
-            raise CredentialError(f"{role}: certificate file {path} does not exist")
+        problem = file_problem(path, None)
+        if problem is not None:
+            raise CredentialError(f"{role}: certificate file {_shown(path)} {problem}")
         password = ref.certificate_password_env
         return Certificate(ref.client_id, path, SecretStr(_env(role, password, env)) if password else None)
     if isinstance(ref, ManagedIdentityCredential):
@@ -145,15 +145,27 @@ def _workload_identity(role: str, ref: WorkloadIdentityCredential, env: Mapping[
             "token (the CI step that fetches the OIDC token writes it)"
         )
     path = Path(value).expanduser().absolute()
-    try:
-        token = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise CredentialError(
-            f"{role}: cannot read the federated token file {path} (named by {name}): {exc.strerror}"
-        ) from None
+    token = _read_secret(role, f"federated token file {_shown(path)} (named by {name})", path)
     if not token:
-        raise CredentialError(f"{role}: the federated token file {path} (named by {name}) is empty")
+        raise CredentialError(f"{role}: the federated token file {_shown(path)} (named by {name}) is empty")
     return WorkloadIdentity(ref.client_id, path, name)
+
+
+def _read_secret(role: str, what: str, path: Path) -> str:
+    """A credential file's text (it may live outside the workspace); messages never quote its content."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a folder, a FIFO that would block, a device
+            raise CredentialError(f"{role}: cannot read the {what}: not a regular file")
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise CredentialError(f"{role}: cannot read the {what}: {exc.strerror or type(exc).__name__}") from None
+    except UnicodeDecodeError:
+        raise CredentialError(f"{role}: cannot read the {what}: not UTF-8 text") from None
+
+
+def _shown(path: Path) -> str:
+    """A path from reconciler.yaml, which a pull request may set: escaped, so it cannot forge log lines."""
+    return excerpt(str(path), 240)
 
 
 def _env(role: str, name: str, env: Mapping[str, str]) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reconciler.atomic import atomic_write_text
 from reconciler.spec.diagnostics import Diagnostics, SourceRange
+from reconciler.spec.files import file_problem
 from reconciler.spec.yamlsource import load_yaml, read_text
 from reconciler.workspace.canonical_yaml import FormatError, format_config, format_spec
 from reconciler.workspace.config import CONFIG_FILE
@@ -34,10 +35,11 @@ def format_workspace(root: Path | str = ".", *, write: bool = True) -> FormatRep
         return report
     files: list[tuple[Path, str, bool]] = []
     quiet = Diagnostics()  # fmt formats what it can; validate is the place for model errors
-    config, _ = load_config(root, display_root, quiet)
-    if (root / CONFIG_FILE).is_file():
+    config, doc = load_config(root, display_root, quiet)
+    if file_problem(root / CONFIG_FILE, root) is None:  # never a link out of the workspace: fmt writes
         files.append((root / CONFIG_FILE, display_path(display_root, CONFIG_FILE), True))
-    files.extend((spec.path, spec.display, False) for spec in discover_spec_files(root, display_root, config))
+    found = discover_spec_files(root, display_root, config, report.diagnostics, doc.loc if doc is not None else None)
+    files.extend((spec.path, spec.display, False) for spec in found)
     for path, display, is_config in files:
         _format_file(path, display, is_config, write, report)
     return report

@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.spec.desired import Desired
-from reconciler.spec.diagnostics import Diagnostics, SourceRange
+from reconciler.spec.diagnostics import Diagnostics, SourceRange, excerpt
+from reconciler.spec.files import OUTSIDE, OUTSIDE_DETAIL, file_problem, inside
 from reconciler.spec.loader import SpecPath, read_specs
 from reconciler.spec.model_errors import validate_model, yaml_locator
 from reconciler.spec.resolve import SpecContext, resolve
@@ -100,8 +101,13 @@ def load_config(
     """``reconciler.yaml`` validated against its model (the checks across its sections are separate)."""
     config_name = display_path(display_root, CONFIG_FILE)
     config_path = root / CONFIG_FILE
-    if not config_path.is_file():
+    problem = file_problem(config_path, root)
+    if problem == "does not exist":
         diags.error(f"no {CONFIG_FILE} in {display_root}", None, detail="run `reconciler init` to create a workspace")
+        return None, None
+    if problem is not None:
+        detail = OUTSIDE_DETAIL if problem == OUTSIDE else "nothing was read from it"
+        diags.error(f"{CONFIG_FILE} {problem}", SourceRange.at(config_name, 1), detail=detail)
         return None, None
     text = read_text(config_path, config_name, diags)
     doc = load_yaml(text, config_name, diags) if text is not None else None
@@ -134,26 +140,82 @@ def load_workspace(root: Path | str = ".") -> Workspace:
         source = _facts("source", config.source, emulator, uses_emulator, doc.loc, config_name, diags)
         target = _facts("target", config.target, emulator, uses_emulator, doc.loc, config_name, diags)
         _check_tenants_differ(source, target, doc.loc, config_name, diags)
-    spec_paths = discover_spec_files(root, display_root, config)
-    sources = read_specs(spec_paths, diags)
+    spec_paths = discover_spec_files(root, display_root, config, diags, doc.loc if doc is not None else None)
+    sources = read_specs(spec_paths, diags, root)
     context = _context(config, source, target)
     desired = resolve(sources, context, diags)
     return Workspace(root, display_root, config, source, target, sources.files, desired, diags, emulator)
 
 
-def discover_spec_files(root: Path, display_root: str, config: WorkspaceConfig | None) -> list[SpecPath]:
-    """Spec files matched by the config's globs, in a stable order; never reconciler.yaml or hidden folders."""
+def discover_spec_files(
+    root: Path,
+    display_root: str,
+    config: WorkspaceConfig | None,
+    diags: Diagnostics | None = None,
+    config_loc: Loc | None = None,
+) -> list[SpecPath]:
+    """Spec files matched by the config's globs, in a stable order; never reconciler.yaml or hidden folders.
+
+    A match that cannot be read (outside the workspace once links are followed, a dangling link, a
+    loop, a folder, unreadable) is never skipped silently: it is an error in ``diags``, at the
+    ``spec_files`` pattern that matched it when the config wrote one, else at the file itself.
+    """
     patterns = config.spec_files if config is not None else ["**/*.yaml", "**/*.yml"]
+    written = config_loc.value_of("spec_files") if config_loc is not None else None
+    config_name = display_path(display_root, CONFIG_FILE)
     found: dict[str, Path] = {}
-    for pattern in patterns:
-        for path in root.glob(pattern):
-            if not path.is_file():
-                continue
+    problems: dict[str, tuple[str, int]] = {}
+    for index, pattern in enumerate(patterns):
+        if not inside(pattern):
+            if diags is not None:
+                diags.error(
+                    f'spec_files: pattern "{excerpt(pattern, quote=True)}" leaves the workspace',
+                    _pattern_at(written, index, config_name, ""),
+                    detail="patterns are relative to the workspace, without .. or an absolute path",
+                )
+            continue
+        try:
+            matches = sorted(root.glob(pattern))
+        except ValueError as exc:  # e.g. "a**b": ** must be a whole path component
+            if diags is not None:
+                diags.error(
+                    f'spec_files: pattern "{excerpt(pattern, quote=True)}" is not a valid glob',
+                    _pattern_at(written, index, config_name, ""),
+                    detail=excerpt(exc, 100),
+                )
+            continue
+        for path in matches:
             relative = path.relative_to(root).as_posix()
             if relative == CONFIG_FILE or any(part.startswith(".") for part in Path(relative).parts):
                 continue
-            found.setdefault(relative, path)
+            if relative in found or relative in problems:
+                continue
+            if path.is_dir() and not path.name.lower().endswith((".yaml", ".yml")):
+                continue  # a folder a pattern such as `specs/*` lists: not a file anybody meant
+            problem = file_problem(path, root)
+            if problem is None:
+                found[relative] = path
+            else:
+                problems[relative] = (problem, index)
+    if diags is not None:
+        for relative, (problem, index) in sorted(problems.items()):
+            shown = display_path(display_root, relative)
+            matched = f'matched by spec_files pattern "{excerpt(patterns[index], quote=True)}"'
+            detail = OUTSIDE_DETAIL if problem == OUTSIDE else "nothing was read from it"
+            diags.error(
+                f'spec file "{excerpt(relative, quote=True)}" {problem}',
+                _pattern_at(written, index, config_name, shown),
+                detail=f"{matched}; {detail}",
+            )
     return [SpecPath(found[rel], display_path(display_root, rel)) for rel in sorted(found)]
+
+
+def _pattern_at(written: Loc | None, index: int, config_name: str, shown: str) -> SourceRange:
+    """The spec_files pattern as written in the config; the file itself when the default patterns found it."""
+    item = written.value_of(index) if written is not None else None
+    if item is not None:
+        return item.range(config_name)
+    return SourceRange.at(shown or config_name, 1)
 
 
 def _check_config(
