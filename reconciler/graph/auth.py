@@ -9,6 +9,7 @@ httpx client instead, so the configured CA bundle is always the one that is used
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import threading
@@ -90,7 +91,8 @@ class TokenProvider:
         self._http = http or MsalHttpClient(ssl_context(connection.ca_file))
         self._cache = msal.SerializableTokenCache()
         if connection.token_cache_file is not None and connection.token_cache_file.exists():
-            self._cache.deserialize(connection.token_cache_file.read_text(encoding="utf-8"))
+            with contextlib.suppress(OSError, ValueError):  # a damaged token cache only costs a new sign-in
+                self._cache.deserialize(connection.token_cache_file.read_text(encoding="utf-8"))
         self._app: Any = None
         self._token: str | None = None
         self._expires_at = 0.0
@@ -261,6 +263,9 @@ def _certificate_credential(cred: Certificate) -> dict[str, Any]:
         pem = cred.path.read_text(encoding="ascii")
     except OSError as exc:
         raise AuthenticationError(f"certificate {cred.path}: {exc.strerror}") from exc
+    except UnicodeDecodeError:
+        # Never quote the bytes: a private key file.
+        raise AuthenticationError(f"certificate {cred.path}: not a PEM file (it holds non-ASCII bytes)") from None
     if "PRIVATE KEY" not in pem or "CERTIFICATE" not in pem:
         raise AuthenticationError(f"certificate {cred.path}: expected a PEM file with the private key and certificate")
     credential: dict[str, Any] = {"private_key": pem, "public_certificate": pem}
@@ -287,6 +292,8 @@ def _federated_assertion(role: str, cred: WorkloadIdentity) -> Callable[[], str]
             token = cred.token_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise _local_error(f"{role} tenant: cannot read {where}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise _local_error(f"{role} tenant: {where} is not a token (it holds non-UTF-8 bytes)") from None
         if not token:
             raise _local_error(f"{role} tenant: {where} is empty")
         return token

@@ -38,6 +38,7 @@ from reconciler.workspace.config import (
 )
 from reconciler.workspace.emulator_file import EmulatorConnection, EmulatorTenant, read_emulator_connection
 from reconciler.workspace.loader import Workspace
+from reconciler.workspace.trusted_hosts import MICROSOFT_AUTHORITIES, MICROSOFT_GRAPH, refusal, untrusted
 
 
 class CredentialError(Exception):
@@ -85,6 +86,16 @@ def resolve_connection(workspace: Workspace, environ: Mapping[str, str] | None =
             )
         if tenant_id is None:  # pragma: no cover - validate reports this first
             raise CredentialError(f"{role}: the tenant id is unknown")
+        ref = tenant.credentials
+        if ref is not None and ref.type != "emulator":
+            # A real secret, assertion or token: never to a host the repository alone chose.
+            for field, url, known in (
+                ("authority_base_url", authority, MICROSOFT_AUTHORITIES),
+                ("graph_base_url", graph, MICROSOFT_GRAPH),
+            ):
+                host = untrusted(url, known, env)
+                if host is not None:
+                    raise CredentialError(refusal(role, field, excerpt(url), excerpt(host)))
         credential = _credential(role, tenant, side, workspace.root, env)
         try:
             tenants.append(

@@ -82,6 +82,22 @@ def test_certificate_credential_from_a_pem_file(emu: Emulator, tmp_path: Path) -
     assert claims["tid"] == emu.source["tenant_id"]
 
 
+def test_a_certificate_file_with_non_ascii_bytes_is_one_error_that_quotes_nothing(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "app.pem"
+    path.write_bytes(b"-----BEGIN PRIVATE KEY-----\n\xff\xfeSECRETKEY\n")
+    provider = TokenProvider(connection(emu.conn, "source", credential=Certificate(emu.source["client_id"], path)))
+    try:
+        with pytest.raises(
+            AuthenticationError, match=r"app\.pem: not a PEM file \(it holds non-ASCII bytes\)$"
+        ) as info:
+            provider.token_sync()
+    finally:
+        provider.close()
+    assert "SECRETKEY" not in str(info.value)
+
+
 def test_a_wrong_secret_is_an_authentication_error_that_leaks_nothing(emu: Emulator) -> None:
     secret = "definitely-wrong-secret-value"
     conn = connection(emu.conn, "target", credential=ClientSecret(emu.target["client_id"], SecretStr(secret)))
