@@ -165,7 +165,15 @@ def discover_spec_files(
     config_name = display_path(display_root, CONFIG_FILE)
     found: dict[str, Path] = {}
     problems: dict[str, tuple[str, int]] = {}
+    if not patterns and diags is not None and written is not None:
+        diags.error(
+            "spec_files is empty: no spec file would be read",
+            written.range(config_name),
+            detail="plan would then propose deleting every mapping this workspace manages; leave spec_files out "
+            "for the default (**/*.yaml, **/*.yml) or name the files",
+        )
     for index, pattern in enumerate(patterns):
+        before = len(found) + len(problems)
         if not inside(pattern):
             if diags is not None:
                 diags.error(
@@ -197,6 +205,13 @@ def discover_spec_files(
                 found[relative] = path
             else:
                 problems[relative] = (problem, index)
+        if written is not None and diags is not None and len(found) + len(problems) == before:
+            diags.warning(
+                f'spec_files: pattern "{excerpt(pattern, quote=True)}" matches no file',
+                _pattern_at(written, index, config_name, ""),
+                detail="a renamed folder or a typo leaves its items out of the spec, and plan would propose "
+                "deleting the mappings it declared",
+            )
     if diags is not None:
         for relative, (problem, index) in sorted(problems.items()):
             shown = display_path(display_root, relative)
