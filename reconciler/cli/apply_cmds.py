@@ -27,12 +27,12 @@ from reconciler.workspace.connection import CredentialError
 from reconciler.workspace.loader import load_workspace
 
 
-def _load_ok(root: str) -> Any:
+def _load_ok(root: str, refused: str = "nothing was applied") -> Any:
     ws = load_workspace(root)
     if not ws.ok:
         for diagnostic in ws.diagnostics.sorted():
             click.echo(diagnostic.render(), err=True)
-        raise click.ClickException("the workspace has errors; nothing was applied")
+        raise click.ClickException(f"the workspace has errors; {refused}")
     return ws
 
 
@@ -194,7 +194,7 @@ def status(workspace: str, watch: bool, interval: float, output: str) -> None:
 
     from reconciler.status import read_status
 
-    ws = _load_ok(workspace)
+    ws = _load_ok(workspace, "no status was read")
     state_now = read_state(ws)
     tty = sys.stdout.isatty()
     while True:
@@ -219,7 +219,7 @@ def import_(addresses: tuple[str, ...], workspace: str, lock_timeout: float) -> 
     """Adopt objects that already exist: record them in state without changing them."""
     from reconciler.importing import run_import
 
-    ws = _load_ok(workspace)
+    ws = _load_ok(workspace, "nothing was imported")
     try:
         result = asyncio.run(run_import(ws, list(addresses), lock_timeout, Meter()))
     except (StateError, CredentialError, GraphError) as exc:
@@ -252,7 +252,7 @@ def export(workspace: str, keys_file: Path | None, out_dir: Path | None, force: 
     """Write spec files from the live mappings and tasks of the given keys, for adoption."""
     from reconciler.exporting import KeysFileError, read_keys, run_export, workspace_keys
 
-    ws = _load_ok(workspace)
+    ws = _load_ok(workspace, "nothing was exported")
     try:
         keys = read_keys(keys_file) if keys_file else workspace_keys(ws, read_state(ws))
     except KeysFileError as exc:

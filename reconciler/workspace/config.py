@@ -235,6 +235,12 @@ class WorkspaceConfig(ConfigModel):
         "folders are never spec files.",
     )
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: object) -> object:
+        # YAML's `true` equals 1 in Python, and Literal[1] would take it.
+        return str(value).lower() if isinstance(value, bool) else value
+
     @field_validator("state", mode="before")
     @classmethod
     def _local_by_default(cls, value: object) -> object:

@@ -22,6 +22,7 @@ from reconciler.spec.resolve import SpecContext, resolve
 from reconciler.spec.yamlsource import Loc, YamlDocument, load_yaml, read_text
 from reconciler.workspace.config import (
     CONFIG_FILE,
+    DEFAULT_SPEC_FILES,
     DEFAULT_STATE_PATH,
     SECRET_HINTS,
     AzureBlobStateConfig,
@@ -205,7 +206,8 @@ def discover_spec_files(
                 found[relative] = path
             else:
                 problems[relative] = (problem, index)
-        if written is not None and diags is not None and len(found) + len(problems) == before:
+        unmatched = len(found) + len(problems) == before and pattern not in DEFAULT_SPEC_FILES
+        if written is not None and diags is not None and unmatched:
             diags.warning(
                 f'spec_files: pattern "{excerpt(pattern, quote=True)}" matches no file',
                 _pattern_at(written, index, config_name, ""),
