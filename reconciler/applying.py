@@ -158,6 +158,8 @@ async def run_apply(
 
 def event_line(event: dict[str, Any]) -> str | None:
     """Plain progress for logs: one line per finished change."""
+    if event.get("type") == "apply_held":
+        return f"{event['address']}: {event['@message']}"
     if event.get("type") == "apply_complete":
         if event.get("@message"):
             return f"{event['address']}: {event['@message']}"

@@ -37,7 +37,7 @@ from reconciler.graph.errors import (
     GraphError,
     ServiceUnreachableError,
 )
-from reconciler.graph.models import GroupIdentityMapping, MigrationTask, UserIdentityMapping
+from reconciler.graph.models import GroupIdentityMapping, MigrationTask, TaskStatus, UserIdentityMapping
 from reconciler.plan.model import Action, Change, Plan
 from reconciler.plan.planner import TASK_KINDS, values_digest
 from reconciler.state.backend import StateBackend
@@ -81,6 +81,7 @@ class ApplyReport:
     replace_cancels: int = 0  # the cancel half of replaces, done (the start half counts under "replace")
     total: int = 0  # changes of the plan being applied
     in_flight: int = 0  # task changes whose request is under way (or was, when the run was interrupted)
+    held: list[str] = field(default_factory=list)  # mapping deletions that met a migration in flight
 
     @property
     def ok(self) -> bool:
@@ -95,7 +96,7 @@ class ApplyReport:
 
     @property
     def finished(self) -> int:
-        return sum(self.done.values()) + len(self.failures)
+        return sum(self.done.values()) + len(self.failures) + len(self.held)
 
     @property
     def not_attempted(self) -> int:
@@ -114,6 +115,8 @@ class ApplyReport:
     def summary_line(self) -> str:
         parts = [f"{self.count(w)} {w}" for w in ("created", "updated", "deleted", "started", "cancelled", "forgotten")]
         extra = [f"{self.count(w)} {w}" for w in ("validated", "adopted") if self.count(w)]
+        if self.held:
+            extra.append(f"{len(self.held)} held")
         head = "Apply complete!" if self.ok else f"Apply finished with {len(self.failures)} failed."
         if self.stopped:
             head = f"Apply stopped: {len(self.failures)} failed, {self.not_attempted} not attempted."
@@ -259,7 +262,8 @@ class Applier:
             await self._bounded([partial(self._validate, c) for c in chunk])
             self.save()
         if not self.halted:
-            await self._mappings(by[Action.DELETE], remove=True)
+            deletes = await self._free_to_delete(by[Action.DELETE], plan.options.get("override_mapping_holds", False))
+            await self._mappings(deletes, remove=True)
         for change in by[Action.ADOPT]:
             if change.kind in TASK_KINDS:
                 self._record(
@@ -333,6 +337,55 @@ class Applier:
             else:
                 to_start.append(change)
         return to_start
+
+    async def _free_to_delete(self, deletes: list[Change], override: bool) -> list[Change]:
+        """The mapping deletions that may go ahead now. The plan held every deletion while a migration
+        that may use the mapping was queued or in progress, but a saved plan can be days old: just before
+        the deletes, every task this workspace manages and each deleted user's own OneDrive task are read
+        again (batched). If one is queued or in progress now, the deletions wait for a later plan; if one
+        cannot be read, they are not sent (never blind)."""
+        if not deletes or override or not PRESTART_READ:
+            return deletes
+        keys = {
+            TaskKey(TASK_KINDS[r.kind], r.key)  # type: ignore[arg-type]
+            for r in self.state.resources.values()
+            if r.kind in TASK_KINDS and r.task_id
+        }
+        keys.update(TaskKey("user", c.key) for c in deletes if c.kind == "user_mapping")
+        running = 0
+        unreadable: GraphError | None = None
+        async for _key, result in self.graph.find_tasks(sorted(keys, key=lambda k: (k.kind, k.value))):
+            if isinstance(result, GraphError):
+                unreadable = unreadable or result
+            elif result is not None and result.status in (TaskStatus.NOT_STARTED, TaskStatus.IN_PROGRESS):
+                running += 1
+        if unreadable is not None:
+            for change in deletes:
+                self._fail(
+                    change,
+                    unreadable
+                    if isinstance(unreadable, ServiceUnreachableError)
+                    else f"not deleted: the migrations that may use this mapping could not be read again just before "
+                    f"the delete ({unreadable}); nothing was sent; run apply again",
+                )
+            return []
+        if not running:
+            return deletes
+        verb = "is" if running == 1 else "are"
+        why = f"{running} migration{'' if running == 1 else 's'} {verb} queued or in progress now"
+        for change in deletes:
+            self.report.held.append(change.address)
+            self.on_finished(1)
+            self.emit(
+                {
+                    "type": "apply_held",
+                    "address": change.address,
+                    "action": change.action.value,
+                    "@message": f"deletion held: {why} (read just before the delete); the first plan after they "
+                    "finish deletes it",
+                }
+            )
+        return []
 
     def _adopt_instead(self, change: Change, task: MigrationTask) -> None:
         """Record a task someone else started for this source as ours, as a plan's adopt would."""

@@ -207,3 +207,34 @@ def test_cancelling_a_running_move_is_an_impossible_edit_not_an_error(workspace:
     assert "validate_only is set, but a task exists for this source (in progress)" in out.stdout
     assert "No changes to apply now." in out.stdout
     assert "match the configuration" not in out.stdout
+
+
+def test_a_saved_deletion_waits_when_a_move_started_after_the_plan(
+    workspace: Path, emu: Emulator, tmp_path: Path
+) -> None:
+    """The plan saw nothing in flight; by apply time PowerShell has queued the user's own OneDrive move."""
+    emu.control("PUT", "/clock", {"speed": 0})
+    assert run_cli("apply", str(workspace), "--auto-approve").returncode == 0
+    emu.control("POST", "/clock/advance", {"seconds": 4000})  # every managed move completed
+    user = f"user005@{emu.source['domain']}"
+    address = f'user_mapping["{user}"]'
+    _drop_user_mapping(workspace, "user005")
+    saved = tmp_path / "delete.json"
+    assert run_cli("plan", str(workspace), "-out", str(saved)).returncode == 0
+    assert _changes(json.loads(saved.read_text()))[address]["domain_action"] == "delete"
+    started = emu.graph(
+        "POST", "/solutions/sharePoint/migrations/crossOrganizationMigrationTasks", json=emu.user_task(5)
+    )
+    assert started.status_code == 200, started.text
+
+    applied = run_cli("apply", str(saved))
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert f"{address}: deletion held: 1 migration is queued or in progress now" in applied.stdout
+    assert "0 deleted" in applied.stdout
+    assert "1 held" in applied.stdout
+    assert _mapping_exists(emu, user)
+
+    emu.control("POST", "/clock/advance", {"seconds": 4000})
+    assert _changes(_plan_json(workspace))[address]["domain_action"] == "delete"
+    assert run_cli("apply", str(workspace), "--auto-approve").returncode == 0
+    assert not _mapping_exists(emu, user)
