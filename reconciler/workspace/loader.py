@@ -6,7 +6,6 @@ carries on past them so one run reports them all.
 
 from __future__ import annotations
 
-import ipaddress
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from reconciler.workspace.config import (
     WorkspaceConfig,
 )
 from reconciler.workspace.emulator_file import EmulatorConnection, read_emulator_connection
+from reconciler.workspace.trusted_hosts import is_loopback
 
 
 @dataclass(frozen=True)
@@ -270,7 +270,7 @@ def _check_config(
         )
     for name in ("graph_base_url", "authority_base_url"):
         url = getattr(config.graph, name)
-        if urlsplit(url).scheme == "http" and not _is_loopback(urlsplit(url).hostname or ""):
+        if urlsplit(url).scheme == "http" and not is_loopback(urlsplit(url).hostname or ""):
             diags.error(
                 f"graph.{name}: http is allowed only for loopback addresses",
                 _at(loc, filename, "graph", name),
@@ -410,7 +410,7 @@ def _check_state(config: WorkspaceConfig, loc: Loc, filename: str, diags: Diagno
             detail="remove account_url, or use auth type sas_token or azure_ad",
         )
     url = urlsplit(state.account_url or "")
-    if url.scheme == "http" and not _is_loopback(url.hostname or ""):
+    if url.scheme == "http" and not is_loopback(url.hostname or ""):
         diags.error(
             "state.account_url: http is allowed only for loopback addresses (Azurite)",
             _at(loc, filename, "state", "account_url"),
@@ -436,12 +436,3 @@ def _first_written(loc: Loc, *paths: tuple[str, str]) -> tuple[str, str]:
         if part is not None and part.value_of(name) is not None:
             return section, name
     return paths[-1]
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

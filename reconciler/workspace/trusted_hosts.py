@@ -31,7 +31,7 @@ MICROSOFT_GRAPH = frozenset(
 )
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -43,7 +43,7 @@ def _loopback(host: str) -> bool:
 def untrusted(url: str, known: frozenset[str], env: Mapping[str, str]) -> str | None:
     """The host of ``url`` if a real credential or token must not be sent there, else None."""
     host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    if host in known or _loopback(host):
+    if host in known or is_loopback(host):
         return None
     extra = {h.strip().lower().rstrip(".") for h in env.get(TRUSTED_HOSTS_ENV, "").split(",") if h.strip()}
     return None if host in extra else host or url
