@@ -38,8 +38,9 @@ from reconciler.graph.errors import (
     ServiceUnreachableError,
 )
 from reconciler.graph.models import GroupIdentityMapping, MigrationTask, TaskStatus, UserIdentityMapping
+from reconciler.kinds import TASK_KINDS
 from reconciler.plan.model import Action, Change, Plan
-from reconciler.plan.planner import TASK_KINDS, values_digest
+from reconciler.plan.planner import values_digest
 from reconciler.state.backend import StateBackend
 from reconciler.state.model import ResourceState, State
 
@@ -199,7 +200,7 @@ class Applier:
         for intent in list(self.state.journal):
             kind, key, address = intent["kind"], intent["key"], intent["address"]
             try:
-                task = await self.graph.find_task(TaskKey(TASK_KINDS[kind], key))  # type: ignore[arg-type]
+                task = await self.graph.find_task(TaskKey(TASK_KINDS[kind], key))
             except GraphError as error:
                 remaining.append(intent)
                 notes.append(f"{address}: could not resolve an interrupted start ({error}); it will be retried")
@@ -315,7 +316,7 @@ class Applier:
         failed unsent (the next run retries): a start is never sent blind."""
         if not PRESTART_READ or not chunk:
             return chunk
-        by_key = {TaskKey(TASK_KINDS[c.kind], c.key): c for c in chunk}  # type: ignore[arg-type]
+        by_key = {TaskKey(TASK_KINDS[c.kind], c.key): c for c in chunk}
         found: dict[str, MigrationTask | GraphError | None] = {}
         async for key, result in self.graph.find_tasks(by_key):
             found[by_key[key].address] = result
@@ -347,7 +348,7 @@ class Applier:
         if not deletes or override or not PRESTART_READ:
             return deletes
         keys = {
-            TaskKey(TASK_KINDS[r.kind], r.key)  # type: ignore[arg-type]
+            TaskKey(TASK_KINDS[r.kind], r.key)
             for r in self.state.resources.values()
             if r.kind in TASK_KINDS and r.task_id
         }
@@ -515,7 +516,7 @@ class Applier:
     async def _lookup(self, change: Change) -> MigrationTask | None:
         """The source's newest task unless it is the one the plan saw; None if none or unreadable."""
         try:
-            task = await self.graph.find_task(TaskKey(TASK_KINDS[change.kind], change.key))  # type: ignore[arg-type]
+            task = await self.graph.find_task(TaskKey(TASK_KINDS[change.kind], change.key))
         except GraphError as error:
             if isinstance(error, ServiceUnreachableError):
                 self.halted = self.halted or error

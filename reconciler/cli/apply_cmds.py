@@ -12,12 +12,12 @@ from typing import Any
 import click
 
 from reconciler.apply.executor import ApplyReport
-from reconciler.applying import ApplyOptions, ApplyRefused, event_line, run_apply
 from reconciler.cli.plan_cmds import OVERRIDE_HOLDS_OPTION, render, use_color
 from reconciler.cli.progress import Meter
 from reconciler.cli.state_cmds import WORKSPACE_OPTION, read_state
 from reconciler.cli.state_cmds import failure as state_failure
 from reconciler.graph.errors import GraphError
+from reconciler.operations.apply import ApplyOptions, ApplyRefused, event_line, run_apply
 from reconciler.plan import planfile
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import Selection
@@ -192,7 +192,7 @@ def status(workspace: str, watch: bool, interval: float, output: str) -> None:
     """How the migrations this workspace manages are progressing, by status and wave."""
     import time
 
-    from reconciler.status import read_status
+    from reconciler.operations.status import read_status
 
     ws = _load_ok(workspace, "no status was read")
     state_now = read_state(ws)
@@ -217,7 +217,7 @@ def status(workspace: str, watch: bool, interval: float, output: str) -> None:
 @click.option("--lock-timeout", default=0.0, show_default=True, type=click.FloatRange(min=0))
 def import_(addresses: tuple[str, ...], workspace: str, lock_timeout: float) -> None:
     """Adopt objects that already exist: record them in state without changing them."""
-    from reconciler.importing import run_import
+    from reconciler.operations.importing import run_import
 
     ws = _load_ok(workspace, "nothing was imported")
     try:
@@ -250,7 +250,7 @@ def import_(addresses: tuple[str, ...], workspace: str, lock_timeout: float) -> 
 @click.option("--force", is_flag=True, help="Overwrite earlier export files.")
 def export(workspace: str, keys_file: Path | None, out_dir: Path | None, force: bool) -> None:
     """Write spec files from the live mappings and tasks of the given keys, for adoption."""
-    from reconciler.exporting import KeysFileError, read_keys, run_export, workspace_keys
+    from reconciler.operations.exporting import KeysFileError, read_keys, run_export, workspace_keys
 
     ws = _load_ok(workspace, "nothing was exported")
     try:

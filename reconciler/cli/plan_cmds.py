@@ -1,4 +1,4 @@
-"""``reconciler plan`` and ``reconciler show``: thin commands over ``reconciler.planning``.
+"""``reconciler plan`` and ``reconciler show``: thin commands over ``reconciler.operations.plan``.
 
 Exit codes (Terraform's): 0 success; 1 error; with ``--detailed-exitcode``, 2 when changes are present
 or the spec asks for edits the service cannot carry out (``Plan.pending``).
@@ -17,12 +17,12 @@ import click
 from reconciler.cli.progress import Meter
 from reconciler.cli.state_cmds import read_state
 from reconciler.graph.errors import GraphError
+from reconciler.operations.plan import PlanOptions, run_plan
 from reconciler.plan import planfile
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import Selection
 from reconciler.plan.render_markdown import render_markdown
 from reconciler.plan.render_text import render_text
-from reconciler.planning import PlanOptions, run_plan
 from reconciler.workspace.connection import CredentialError
 from reconciler.workspace.loader import load_workspace
 

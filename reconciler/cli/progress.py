@@ -26,7 +26,7 @@ class _Rate(ProgressColumn):
 
 
 class Meter:
-    """Implements ``reconciler.planning.Meter``: ``start(description, total)``, ``advance(n)``, ``finish()``."""
+    """Implements ``operations.common.Meter``: ``start(description, total)``, ``advance(n)``, ``finish()``."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
@@ -41,13 +41,12 @@ from reconciler.graph.models import (
     missing_member,
 )
 from reconciler.graph.transport import GraphResponse, GraphTransport
+from reconciler.kinds import TaskKind as TaskKind
 
 MAX_DELTA_ITEMS = 50
 SOURCE, TARGET = "source", "target"
 M = TypeVar("M", bound=WireModel)
 T = TypeVar("T")
-
-TaskKind = Literal["user", "site", "group"]
 
 
 @dataclass(frozen=True)

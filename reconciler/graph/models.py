@@ -27,6 +27,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from reconciler.kinds import TaskKind
+
 ODATA_PREFIX: Final = "#microsoft.graph."
 USER_PARAMETERS: Final = "#microsoft.graph.sharePointUserMigrationTaskParameters"
 SITE_PARAMETERS: Final = "#microsoft.graph.sharePointSiteMigrationTaskParameters"
@@ -208,8 +210,9 @@ class GroupTaskParameters(TaskParameters):
     target_group_identity: GroupIdentity | None = None
 
 
-_KINDS = {USER_PARAMETERS.lower(): "user", SITE_PARAMETERS.lower(): "site", GROUP_PARAMETERS.lower(): "group"}
-_CANONICAL = {"user": USER_PARAMETERS, "site": SITE_PARAMETERS, "group": GROUP_PARAMETERS}
+# The parameters' @odata.type per task kind (the discriminator's tags below), and back.
+_CANONICAL: dict[TaskKind, str] = {"user": USER_PARAMETERS, "site": SITE_PARAMETERS, "group": GROUP_PARAMETERS}
+_KINDS: dict[str, str] = {odata.lower(): kind for kind, odata in _CANONICAL.items()}
 
 
 def _parameters_kind(value: Any) -> str:

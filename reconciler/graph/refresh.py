@@ -19,6 +19,7 @@ from reconciler.graph.models import (
     UserIdentityMapping,
     UserTaskParameters,
 )
+from reconciler.kinds import ADDRESS_KIND
 from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
 
 
@@ -95,9 +96,6 @@ class RefreshRequest:
         return len(self.user_mappings) + len(self.group_mappings) + len(self.tasks)
 
 
-ADDRESS_KIND = {"user": "user_migration", "site": "site_migration", "group": "group_migration"}
-
-
 Progress = Callable[[int], None]
 
 
@@ -148,7 +146,7 @@ async def refresh(graph: GraphClient, request: RefreshRequest, progress: Progres
     return observed
 
 
-def _record_task(observed: Observed, kind: str, key: str, result: MigrationTask | GraphError | None) -> None:
+def _record_task(observed: Observed, kind: TaskKind, key: str, result: MigrationTask | GraphError | None) -> None:
     if isinstance(result, GraphError):
         observed.errors[(ADDRESS_KIND[kind], key)] = str(result)
     elif result is not None:

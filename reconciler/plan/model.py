@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from reconciler.kinds import KIND_ORDER as KIND_ORDER
+
 # 1.1 added held changes, impossible_edits and options. A saved 1.0 plan is refused (plan again): it
 # was made without the holds on mapping deletions.
 FORMAT_VERSION = "1.1"
@@ -79,7 +81,6 @@ ORDER = {
     Action.WAIT: 5,
     Action.NO_OP: 5,
 }
-KIND_ORDER = {"user_mapping": 0, "group_mapping": 1, "user_migration": 2, "site_migration": 3, "group_migration": 4}
 
 
 @dataclass(frozen=True)

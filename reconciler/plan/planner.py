@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
+from reconciler.kinds import BY_NAME, TASK_KINDS
 from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
 from reconciler.plan.model import (
     KIND_ORDER,
@@ -54,8 +55,6 @@ from reconciler.spec.desired import (
     address,
 )
 from reconciler.state.model import ResourceState, State
-
-TASK_KINDS = {USER_MIGRATION: "user", SITE_MIGRATION: "site", GROUP_MIGRATION: "group"}
 
 
 @dataclass(frozen=True)
@@ -680,8 +679,6 @@ _STANDING = {
     "failed": "failed",
     "cancelled": "cancelled",
 }
-# Spec names of the values a task is compared on.
-_TARGET_NAMES = {USER_MIGRATION: "target_upn", SITE_MIGRATION: "target_url", GROUP_MIGRATION: "target_mail_nickname"}
 
 
 def _check_edit(
@@ -738,7 +735,9 @@ def _check_edit(
     if status in ("failed", "cancelled") and want.attempt > attempt:
         return False  # the restart carries the new values
     attributes = [
-        EditedAttribute(_TARGET_NAMES[kind] if name == "target" else name, before.get(name), declared.get(name))
+        EditedAttribute(
+            BY_NAME[kind].target_field or name if name == "target" else name, before.get(name), declared.get(name)
+        )
         for name in diff
     ]
     changed = ", ".join(a.name for a in attributes)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.kinds import KINDS
 from reconciler.plan.model import (
     DESTRUCTIVE,
     IRREVERSIBLE,
@@ -60,13 +61,7 @@ VERBS: dict[Action, str] = {
     Action.ADOPT: "will be adopted",
     Action.FORGET: "will no longer be tracked",
 }
-KIND_LABELS = {
-    "user_mapping": "user mappings",
-    "group_mapping": "group mappings",
-    "user_migration": "OneDrive migrations",
-    "site_migration": "site migrations",
-    "group_migration": "group-connected site migrations",
-}
+KIND_LABELS = {kind.name: kind.label for kind in KINDS}
 STATUS_WORDS = {
     "inProgress": "in progress",
     "notStarted": "queued",

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from reconciler.kinds import BY_NAME, KINDS
+from reconciler.kinds import GROUP_MAPPING as GROUP_MAPPING
+from reconciler.kinds import GROUP_MIGRATION as GROUP_MIGRATION
+from reconciler.kinds import SITE_MIGRATION as SITE_MIGRATION
+from reconciler.kinds import USER_MAPPING as USER_MAPPING
+from reconciler.kinds import USER_MIGRATION as USER_MIGRATION
 from reconciler.spec.diagnostics import SourceRange
 from reconciler.spec.enums import GroupType, MigrationState, UserType
 
-USER_MAPPING = "user_mapping"
-GROUP_MAPPING = "group_mapping"
-USER_MIGRATION = "user_migration"
-SITE_MIGRATION = "site_migration"
-GROUP_MIGRATION = "group_migration"
 WAVE = "wave"
 
 
@@ -33,14 +34,7 @@ def address(kind: str, key: str) -> str:
     return f'{kind}["{key}"]'  # the common case, without json's cost (100,000 mappings)
 
 
-_KEY_FIELDS = {
-    "UserMappingSpec": (USER_MAPPING, "source_upn"),
-    "GroupMappingSpec": (GROUP_MAPPING, "source_group_id"),
-    "UserMigrationSpec": (USER_MIGRATION, "source_upn"),
-    "SiteMigrationSpec": (SITE_MIGRATION, "source_url"),
-    "GroupMigrationSpec": (GROUP_MIGRATION, "source_mail_nickname"),
-    "WaveSpec": (WAVE, "name"),
-}
+_KEY_FIELDS = {kind.spec_model: (kind.name, kind.key_field) for kind in KINDS} | {"WaveSpec": (WAVE, "name")}
 
 
 def item_address(model: type, data: Any) -> str | None:
@@ -69,17 +63,11 @@ def canonical_address(text: str) -> str:
 
 
 def canonical_key(kind: str, raw: str) -> str:
-    if kind in (USER_MAPPING, USER_MIGRATION):
-        return upn_key(raw)
-    if kind == GROUP_MAPPING:
-        return guid_key(raw)
-    if kind == SITE_MIGRATION:
-        return url_key(raw)
-    if kind == GROUP_MIGRATION:
-        return nickname_key(raw)
+    """``raw`` as the key of an item of ``kind`` (the registry names the function); other kinds keep it."""
     if kind == WAVE:
         return wave_key(raw)
-    return raw
+    spec = BY_NAME.get(kind)
+    return KEY_FUNCTIONS[spec.key_function](raw) if spec is not None else raw
 
 
 def upn_key(upn: str) -> str:
@@ -100,6 +88,14 @@ def nickname_key(nickname: str) -> str:
 
 def wave_key(name: str) -> str:
     return name.strip().lower()
+
+
+KEY_FUNCTIONS: dict[str, Callable[[str], str]] = {
+    "upn_key": upn_key,
+    "guid_key": guid_key,
+    "url_key": url_key,
+    "nickname_key": nickname_key,
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reconciler.exporting import render
 from reconciler.observed import Observed, ObservedTask, ObservedUserMapping
+from reconciler.operations.exporting import render
 from reconciler.workspace.canonical_yaml import format_spec
 
 SOURCE = "3d7f8c44-0a4f-5c0c-9a79-5f1f3b1b0a11"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.applying import ApplyRefused, destroy_check
+from reconciler.operations.apply import ApplyRefused, destroy_check
 from reconciler.plan.model import Action, Change, Plan
 
 

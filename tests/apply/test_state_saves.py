@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import reconciler.applying as applying
+import reconciler.operations.apply as applying
 from reconciler.apply import executor
-from reconciler.applying import ApplyOptions, run_apply
+from reconciler.operations.apply import ApplyOptions, run_apply
 from reconciler.state.backend import LocalBackend
 from reconciler.state.model import State
 from reconciler.workspace.loader import load_workspace

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from reconciler.operations.plan import refresh_request
 from reconciler.plan.planner import Selection
-from reconciler.planning import refresh_request
 from tests.plan import cases
 
 STATE = {

@@ -1,4 +1,4 @@
-"""Layer rules for the spec and workspace packages (DESIGN.md §4): spec is the bottom, pure and offline."""
+"""Layer rules for the spec and workspace packages (docs/architecture.md): spec is the bottom, pure and offline."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ def test_desired_state_is_plain_data() -> None:
     # The planner imports desired.py; it must not drag in loaders, pydantic or ruamel.
     imports = _imports(PACKAGE / "spec" / "desired.py")
     assert {name for name in imports if name.startswith(("pydantic", "ruamel", "reconciler"))} == {
+        "reconciler.kinds",
         "reconciler.spec.diagnostics",
         "reconciler.spec.enums",
     }

@@ -1,7 +1,8 @@
 """A plan run: the workspace and its state, a batched refresh through Graph, then the pure planner.
 
 This ties the floors together (workspace, graph, plan); the CLI only parses, calls ``run_plan``,
-renders and sets the exit code.
+renders and sets the exit code. ``refresh_request``, ``observed_from_state`` and ``context`` serve the
+other runs too (apply plans again; import reads what it records).
 """
 
 from __future__ import annotations
@@ -9,45 +10,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, cast
 
-from reconciler.graph.client import GraphClient, TaskKind
 from reconciler.graph.config import GraphSettings
-from reconciler.graph.refresh import RefreshRequest, refresh
+from reconciler.graph.refresh import RefreshRequest
+from reconciler.kinds import TASK_KINDS
 from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
+from reconciler.operations.common import Meter, NoMeter, connect, refresh_with_meter
 from reconciler.plan.model import Plan
-from reconciler.plan.planner import TASK_KINDS, PlanContext, Selection, plan
+from reconciler.plan.planner import PlanContext, Selection, plan
 from reconciler.spec.desired import GROUP_MAPPING, USER_MAPPING, USER_MIGRATION, Desired, address
 from reconciler.state.model import State
-from reconciler.workspace.connection import Connection, resolve_connection
+from reconciler.workspace.connection import Connection
 from reconciler.workspace.loader import Workspace
-
-
-class Meter(Protocol):
-    """Progress display for long work (the CLI's is a rich bar); the library only reports counts."""
-
-    def start(self, description: str, total: int) -> None: ...
-    def advance(self, n: int = 1) -> None: ...
-    def finish(self) -> None: ...
-
-
-class NoMeter:
-    def start(self, description: str, total: int) -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
-
-    def finish(self) -> None:
-        pass
-
-
-async def refresh_with_meter(graph: GraphClient, request: RefreshRequest, meter: Meter) -> Observed:
-    meter.start("Refreshing", len(request))
-    try:
-        return await refresh(graph, request, meter.advance)
-    finally:
-        meter.finish()
 
 
 @dataclass(frozen=True)
@@ -90,7 +64,7 @@ def refresh_request(desired: Desired, state: State, selection: Selection) -> Ref
         own = removed_users if kind == USER_MIGRATION else []
         for key in sorted(set(items) | set(known) | set(own)):
             if selection(address(kind, key)) or (deleting and (key in known or key in own)):
-                request.tasks.append((cast(TaskKind, TASK_KINDS[kind]), key, known.get(key)))
+                request.tasks.append((TASK_KINDS[kind], key, known.get(key)))
     return request
 
 
@@ -165,10 +139,9 @@ async def run_plan(
         return plan(
             workspace.desired, observed, state, dataclasses.replace(ctx, refreshed=False), options.selection
         ), ctx
-    connection = resolve_connection(workspace)
+    connection, client = connect(workspace, GraphSettings(max_concurrency=options.parallelism))
     ctx = context(workspace, connection, override_mapping_holds=options.override_mapping_holds)
-    settings = GraphSettings(max_concurrency=options.parallelism)
-    async with GraphClient(connection.source, connection.target, settings) as graph:
+    async with client as graph:
         request = refresh_request(workspace.desired, state, options.selection)
         observed = await refresh_with_meter(graph, request, meter or NoMeter())
     return plan(workspace.desired, observed, state, ctx, options.selection), ctx

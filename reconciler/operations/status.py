@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.graph.client import GraphClient
 from reconciler.graph.refresh import RefreshRequest, refresh
-from reconciler.plan.planner import TASK_KINDS
+from reconciler.kinds import TASK_KINDS
+from reconciler.operations.common import connect
 from reconciler.state.model import State
-from reconciler.workspace.connection import resolve_connection
 from reconciler.workspace.loader import Workspace
 
 TERMINAL = ("completed", "failed", "cancelled")
@@ -89,9 +88,9 @@ class Status:
 async def read_status(ws: Workspace, state: State) -> Status:
     waves = {item.address: getattr(item, "wave", None) for item in ws.desired.items()}
     managed = [(a, r) for a, r in sorted(state.resources.items()) if r.kind in TASK_KINDS and r.task_id]
-    request = RefreshRequest(tasks=[(TASK_KINDS[r.kind], r.key, r.task_id) for _, r in managed])  # type: ignore[misc]
-    connection = resolve_connection(ws)
-    async with GraphClient(connection.source, connection.target) as graph:
+    request = RefreshRequest(tasks=[(TASK_KINDS[r.kind], r.key, r.task_id) for _, r in managed])
+    _, client = connect(ws)
+    async with client as graph:
         observed = await refresh(graph, request)
     status = Status()
     for address, resource in managed:

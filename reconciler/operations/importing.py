@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.graph.client import GraphClient
 from reconciler.graph.config import GraphSettings
-from reconciler.plan.planner import TASK_KINDS, Selection, observed_group_values, observed_user_values
-from reconciler.planning import Meter, NoMeter, refresh_request, refresh_with_meter
+from reconciler.kinds import TASK_KINDS
+from reconciler.operations.common import Meter, NoMeter, connect, locked_state, refresh_with_meter
+from reconciler.operations.plan import refresh_request
+from reconciler.plan.planner import Selection, observed_group_values, observed_user_values
 from reconciler.spec.desired import canonical_address
 from reconciler.state.model import ResourceState
 from reconciler.state.select import open_backend
-from reconciler.workspace.connection import resolve_connection
 from reconciler.workspace.loader import Workspace
 
 
@@ -40,12 +40,11 @@ async def run_import(
     if not wanted:
         return result
     backend = open_backend(ws)
-    lock = backend.lock("import", lock_timeout)
-    try:
-        state = backend.read()
-        connection = resolve_connection(ws)
+    with locked_state(backend, "import", lock_timeout) as held:
+        state = held.state
+        _, client = connect(ws, GraphSettings())
         exact = Selection(tuple(wanted))  # a literal * or ? only widens the read, never what is recorded
-        async with GraphClient(connection.source, connection.target, GraphSettings()) as graph:
+        async with client as graph:
             observed = await refresh_with_meter(graph, refresh_request(ws.desired, state, exact), meter or NoMeter())
         for address in wanted:
             item = items[address]
@@ -71,9 +70,5 @@ async def run_import(
                 continue
             state.resources[address] = resource
             result.imported.append(address)
-        if result.imported:
-            state.serial += 1
-            backend.write(state)
-    finally:
-        backend.release(lock)
+        held.changed = bool(result.imported)
     return result

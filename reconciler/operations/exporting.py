@@ -16,15 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.atomic import atomic_write_text
-from reconciler.graph.client import GraphClient, TaskKind
 from reconciler.graph.config import GraphSettings
 from reconciler.graph.refresh import RefreshRequest
+from reconciler.kinds import MIGRATION_KINDS, TaskKind
 from reconciler.observed import Observed
-from reconciler.planning import Meter, NoMeter, refresh_with_meter
+from reconciler.operations.common import Meter, NoMeter, connect, refresh_with_meter
 from reconciler.spec.diagnostics import excerpt
 from reconciler.state.model import State
 from reconciler.workspace.canonical_yaml import format_spec, natural_parts
-from reconciler.workspace.connection import resolve_connection
 from reconciler.workspace.loader import Workspace
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -151,12 +150,8 @@ def render(observed: Observed, source_tenant_id: str) -> tuple[str, str]:
         "csv_files:",
         f"  - {{path: {IDENTITY_MAP}, format: identity_map}}",
     ]
-    sections = {
-        "user": ("user_migrations", "source_upn", "target_upn"),
-        "site": ("site_migrations", "source_url", "target_url"),
-        "group": ("group_migrations", "source_mail_nickname", "target_mail_nickname"),
-    }
-    for kind, (section, source_field, target_field) in sections.items():
+    for spec in MIGRATION_KINDS:
+        kind, section, source_field, target_field = spec.task, spec.desired, spec.key_field, spec.target_field
         # The order fmt gives (natural), so the formatting below confirms it in one pass, not two.
         tasks = sorted(
             (t for (k, _), t in observed.tasks.items() if k == kind), key=lambda t: (natural_parts(t.key), t.key)
@@ -182,8 +177,8 @@ async def run_export(
     existing = [p for p in targets if p.exists()]
     if existing and not force:
         raise FileExistsError(f"{existing[0]} exists; pass --force to overwrite it")
-    connection = resolve_connection(ws)
-    async with GraphClient(connection.source, connection.target, GraphSettings()) as graph:
+    connection, client = connect(ws, GraphSettings())
+    async with client as graph:
         observed = await refresh_with_meter(graph, _request(keys), meter or NoMeter())
     identity_map, spec = render(observed, connection.source.tenant_id)
     for path, text in zip(targets, (identity_map, spec), strict=True):

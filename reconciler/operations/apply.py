@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.apply.executor import Applier, ApplyReport, Emit
-from reconciler.graph.client import GraphClient
 from reconciler.graph.config import GraphSettings
+from reconciler.operations.common import Meter, NoMeter, connect, locked_state, refresh_with_meter
+from reconciler.operations.plan import context, refresh_request
 from reconciler.plan import planfile
 from reconciler.plan.model import Action, Plan
 from reconciler.plan.planner import Selection, plan
-from reconciler.planning import Meter, NoMeter, context, refresh_request, refresh_with_meter
 from reconciler.state.select import open_backend
-from reconciler.workspace.connection import resolve_connection
 from reconciler.workspace.loader import Workspace
 
 DESTROY_SHARE = 0.10
@@ -88,12 +87,10 @@ async def run_apply(
     run got."""
     meter = meter or NoMeter()
     backend = open_backend(ws)
-    lock = backend.lock("apply", options.lock_timeout)
-    try:
-        state = backend.read()
-        connection = resolve_connection(ws)
-        settings = GraphSettings(max_concurrency=options.parallelism)
-        async with GraphClient(connection.source, connection.target, settings) as graph:
+    with locked_state(backend, "apply", options.lock_timeout) as held:
+        state = held.state  # the applier saves it after every change, under this lock
+        connection, client = connect(ws, GraphSettings(max_concurrency=options.parallelism))
+        async with client as graph:
             applier = Applier(
                 graph,
                 backend,
@@ -152,8 +149,6 @@ async def run_apply(
             finally:
                 meter.finish()
             return ApplyOutcome(result, report, notes)
-    finally:
-        backend.release(lock)
 
 
 def event_line(event: dict[str, Any]) -> str | None:
