@@ -40,7 +40,7 @@ from reconciler.graph.errors import (
 from reconciler.graph.models import GroupIdentityMapping, MigrationTask, TaskStatus, UserIdentityMapping
 from reconciler.kinds import TASK_KINDS
 from reconciler.plan.model import Action, Change, Plan
-from reconciler.plan.planner import values_digest
+from reconciler.plan.projections import values_digest
 from reconciler.state.backend import StateBackend
 from reconciler.state.model import ResourceState, State
 

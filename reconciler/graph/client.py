@@ -57,11 +57,7 @@ class TaskKey:
     value: str
 
     def path(self) -> str:
-        if self.kind == "user":
-            return paths.task_by_user(self.value)
-        if self.kind == "site":
-            return paths.task_by_site(self.value)
-        return paths.task_by_group(self.value)
+        return paths.TASK_BY_KEY[self.kind](self.value)
 
 
 @dataclass(frozen=True)

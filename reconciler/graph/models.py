@@ -169,6 +169,15 @@ class PublicError(WireModel):
     inner_error: dict[str, Any] | None = None
 
 
+def lower_key(value: str | None) -> str | None:
+    """A principal name, id or nickname as observed state keys it."""
+    return value.strip().lower() if value else None
+
+
+def url_key(value: str | None) -> str | None:
+    return value.strip().rstrip("/").lower() if value else None
+
+
 class TaskParameters(WireModel):
     """``sharePointMigrationTaskParameters``: what every task kind shares."""
 
@@ -187,6 +196,10 @@ class TaskParameters(WireModel):
         # The service picks the subtype from @odata.type, so it always leads and is always canonical.
         return {"@odata.type": self.odata_type, **body}
 
+    def target(self) -> str | None:
+        """The canonical target of the move (each kind names it its own way); None when not given."""
+        return None
+
 
 class UserTaskParameters(TaskParameters):
     odata_type: Literal["#microsoft.graph.sharePointUserMigrationTaskParameters"] = Field(
@@ -195,11 +208,19 @@ class UserTaskParameters(TaskParameters):
     source_user_identity: UserIdentity | None = None
     target_user_identity: UserIdentity | None = None
 
+    def target(self) -> str | None:
+        return (
+            lower_key(self.target_user_identity.user_principal_name) if self.target_user_identity is not None else None
+        )
+
 
 class SiteTaskParameters(TaskParameters):
     odata_type: Literal["#microsoft.graph.sharePointSiteMigrationTaskParameters"] = Field(
         SITE_PARAMETERS, alias="@odata.type"
     )
+
+    def target(self) -> str | None:
+        return url_key(self.target_site_url)
 
 
 class GroupTaskParameters(TaskParameters):
@@ -208,6 +229,9 @@ class GroupTaskParameters(TaskParameters):
     )
     source_group_identity: GroupIdentity | None = None
     target_group_identity: GroupIdentity | None = None
+
+    def target(self) -> str | None:
+        return lower_key(self.target_group_identity.mail_nickname) if self.target_group_identity is not None else None
 
 
 # The parameters' @odata.type per task kind (the discriminator's tags below), and back.

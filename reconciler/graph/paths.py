@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import quote
+
+from reconciler.kinds import TaskKind
 
 MIGRATIONS = "/solutions/sharePoint/migrations"
 TASKS = f"{MIGRATIONS}/crossOrganizationMigrationTasks"
@@ -41,3 +44,10 @@ def task_by_site(url: str) -> str:
 
 def task_by_group(mail_nickname: str) -> str:
     return f"{TASKS}/getBySourceGroupMailNickname(sourceGroupMailNickname={literal(mail_nickname)})"
+
+
+TASK_BY_KEY: dict[TaskKind, Callable[[str], str]] = {
+    "user": task_by_user,
+    "site": task_by_site,
+    "group": task_by_group,
+}

@@ -11,24 +11,11 @@ from dataclasses import dataclass, field
 
 from reconciler.graph.client import SOURCE, TARGET, GraphClient, TaskKey, TaskKind
 from reconciler.graph.errors import GraphError
-from reconciler.graph.models import (
-    GroupIdentityMapping,
-    GroupTaskParameters,
-    MigrationTask,
-    SiteTaskParameters,
-    UserIdentityMapping,
-    UserTaskParameters,
-)
+from reconciler.graph.models import GroupIdentityMapping, MigrationTask, UserIdentityMapping
+from reconciler.graph.models import lower_key as _lower
+from reconciler.graph.models import url_key as _url
 from reconciler.kinds import ADDRESS_KIND
 from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
-
-
-def _lower(value: str | None) -> str | None:
-    return value.strip().lower() if value else None
-
-
-def _url(value: str | None) -> str | None:
-    return value.strip().rstrip("/").lower() if value else None
 
 
 def observe_user_mapping(key: str, mapping: UserIdentityMapping) -> ObservedUserMapping:
@@ -57,20 +44,13 @@ def observe_group_mapping(key: str, mapping: GroupIdentityMapping) -> ObservedGr
 
 def observe_task(kind: str, key: str, task: MigrationTask) -> ObservedTask:
     params = task.parameters
-    target: str | None = None
-    if isinstance(params, UserTaskParameters) and params.target_user_identity is not None:
-        target = _lower(params.target_user_identity.user_principal_name)
-    elif isinstance(params, SiteTaskParameters):
-        target = _url(params.target_site_url)
-    elif isinstance(params, GroupTaskParameters) and params.target_group_identity is not None:
-        target = _lower(params.target_group_identity.mail_nickname)
     return ObservedTask(
         kind=kind,
         key=key,
         id=task.id or "",
         status=task.status.value,
         raw_status=task.raw_value("status"),
-        target=target,
+        target=params.target() if params else None,
         target_organization_id=_lower(params.target_organization_id) if params else None,
         target_organization_host=_url(params.target_organization_host) if params else None,
         target_data_location=params.target_data_location_code if params else None,

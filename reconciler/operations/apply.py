@@ -16,7 +16,9 @@ from reconciler.operations.common import Meter, NoMeter, connect, locked_state, 
 from reconciler.operations.plan import context, refresh_request
 from reconciler.plan import planfile
 from reconciler.plan.model import Action, Plan
-from reconciler.plan.planner import Selection, plan
+from reconciler.plan.planner import plan
+from reconciler.plan.selection import Selection
+from reconciler.state.model import State
 from reconciler.state.select import open_backend
 from reconciler.workspace.loader import Workspace
 
@@ -103,12 +105,7 @@ async def run_apply(
                 report=report,
             )
             if saved is not None:
-                reasons = planfile.stale_reasons(saved.plan, ws.desired.digest(), state.lineage, state.serial)
-                if reasons:
-                    raise ApplyRefused(
-                        "the saved plan is stale: " + "; ".join(reasons) + ". Run `reconciler plan` "
-                        "again and review the new plan."
-                    )
+                _check_fresh(saved, ws, state)
             notes = await applier.resolve_intents() if state.journal else []
             if saved is not None:
                 if notes:
@@ -130,18 +127,7 @@ async def run_apply(
             destroy_check(result, len(state.resources), options.allow_destroy)
             if saved is None and not options.auto_approve and not confirm(result):
                 return ApplyOutcome(result, None, notes)
-            for change in result.changes:
-                if change.changing:
-                    emit(
-                        {
-                            "type": "planned_change",
-                            "address": change.address,
-                            "action": change.action.value,
-                            "reason": change.reason,
-                        }
-                    )
-            for diagnostic in result.diagnostics:
-                emit({"type": "diagnostic", **diagnostic.to_json()})
+            _announce(result, emit)
             meter.start("Applying", sum(1 for c in result.changes if c.changing))
             applier.on_finished = meter.advance
             try:
@@ -149,6 +135,30 @@ async def run_apply(
             finally:
                 meter.finish()
             return ApplyOutcome(result, report, notes)
+
+
+def _check_fresh(saved: planfile.PlanFile, ws: Workspace, state: State) -> None:
+    reasons = planfile.stale_reasons(saved.plan, ws.desired.digest(), state.lineage, state.serial)
+    if reasons:
+        raise ApplyRefused(
+            "the saved plan is stale: " + "; ".join(reasons) + ". Run `reconciler plan` again and review the new plan."
+        )
+
+
+def _announce(result: Plan, emit: Emit) -> None:
+    """The approved plan as events, before anything is carried out."""
+    for change in result.changes:
+        if change.changing:
+            emit(
+                {
+                    "type": "planned_change",
+                    "address": change.address,
+                    "action": change.action.value,
+                    "reason": change.reason,
+                }
+            )
+    for diagnostic in result.diagnostics:
+        emit({"type": "diagnostic", **diagnostic.to_json()})
 
 
 def event_line(event: dict[str, Any]) -> str | None:

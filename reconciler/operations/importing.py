@@ -13,7 +13,8 @@ from reconciler.graph.config import GraphSettings
 from reconciler.kinds import TASK_KINDS
 from reconciler.operations.common import Meter, NoMeter, connect, locked_state, refresh_with_meter
 from reconciler.operations.plan import refresh_request
-from reconciler.plan.planner import Selection, observed_group_values, observed_user_values
+from reconciler.plan.projections import observed_group_values, observed_user_values
+from reconciler.plan.selection import Selection
 from reconciler.spec.desired import canonical_address
 from reconciler.state.model import ResourceState
 from reconciler.state.select import open_backend

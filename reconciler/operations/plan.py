@@ -8,16 +8,22 @@ other runs too (apply plans again; import reads what it records).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reconciler.graph.config import GraphSettings
 from reconciler.graph.refresh import RefreshRequest
 from reconciler.kinds import TASK_KINDS
-from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
+from reconciler.observed import Observed
 from reconciler.operations.common import Meter, NoMeter, connect, refresh_with_meter
 from reconciler.plan.model import Plan
-from reconciler.plan.planner import PlanContext, Selection, plan
+from reconciler.plan.planner import plan
+from reconciler.plan.projections import (
+    PlanContext,
+    observed_group_from_values,
+    observed_task_from_values,
+    observed_user_from_values,
+)
+from reconciler.plan.selection import Selection
 from reconciler.spec.desired import GROUP_MAPPING, USER_MAPPING, USER_MIGRATION, Desired, address
 from reconciler.state.model import State
 from reconciler.workspace.connection import Connection
@@ -54,17 +60,13 @@ def refresh_request(desired: Desired, state: State, selection: Selection) -> Ref
         k for k in request.group_mappings if k in managed.get(GROUP_MAPPING, {}) and k not in desired.group_mappings
     ]
     deleting = bool(removed_users or removed_groups)
-    wanted: dict[str, Mapping[str, object]] = {
-        "user_migration": desired.user_migrations,
-        "site_migration": desired.site_migrations,
-        "group_migration": desired.group_migrations,
-    }
-    for kind, items in wanted.items():
+    for kind, task_kind in TASK_KINDS.items():
+        items = desired.migrations(kind)
         known = managed.get(kind, {})
         own = removed_users if kind == USER_MIGRATION else []
         for key in sorted(set(items) | set(known) | set(own)):
             if selection(address(kind, key)) or (deleting and (key in known or key in own)):
-                request.tasks.append((TASK_KINDS[kind], key, known.get(key)))
+                request.tasks.append((task_kind, key, known.get(key)))
     return request
 
 
@@ -74,41 +76,12 @@ def observed_from_state(state: State) -> Observed:
     for r in state.resources.values():
         last = r.last_applied
         if r.kind == USER_MAPPING and last:
-            observed.user_mappings[r.key] = ObservedUserMapping(
-                key=r.key,
-                target_upn=last.get("target_upn"),
-                target_email=last.get("target_email"),
-                user_type=last.get("user_type"),
-                source_organization_id=last.get("source_organization_id"),
-            )
+            observed.user_mappings[r.key] = observed_user_from_values(r.key, last)
         elif r.kind == GROUP_MAPPING and last:
-            observed.group_mappings[r.key] = ObservedGroupMapping(
-                key=r.key,
-                target_group_id=last.get("target_group_id"),
-                target_mail_nickname=last.get("target_mail_nickname"),
-                group_type=last.get("group_type"),
-                source_organization_id=last.get("source_organization_id"),
-            )
+            observed.group_mappings[r.key] = observed_group_from_values(r.key, last)
         elif r.kind in TASK_KINDS and r.task_id:
             kind = TASK_KINDS[r.kind]
-            observed.tasks[(kind, r.key)] = ObservedTask(
-                kind=kind,
-                key=r.key,
-                id=r.task_id,
-                status=str(last.get("status", "unknownFutureValue")),
-                raw_status=None,
-                target=last.get("target"),
-                target_organization_id=last.get("target_organization_id"),
-                target_organization_host=last.get("target_host"),
-                target_data_location=last.get("target_data_location"),
-                preferred_start=None,
-                latest_start=None,
-                validate_only=False,
-                started=None,
-                finished=None,
-                last_updated=None,
-                error=None,
-            )
+            observed.tasks[(kind, r.key)] = observed_task_from_values(kind, r.key, r.task_id, last)
     return observed
 
 

@@ -12,23 +12,24 @@ immutable; only a queued one can be cancelled) is listed as an impossible edit w
 the fix, never passed over as "No changes". And an identity mapping that migrations may still use is
 not deleted while any of them is queued or in progress: the deletion is held (a ``wait`` that says
 why) until a plan sees them finished, unless the plan is made with ``override_mapping_holds``.
+
+Selection is in ``selection``, the values compared in ``projections``; this module holds the
+decisions, one small function per situation: an address the spec no longer declares, an object that
+does not exist, one that exists but this workspace did not make (foreign), and one it owns, by status.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
-from reconciler.kinds import BY_NAME, TASK_KINDS
+from reconciler.kinds import BY_NAME, KIND_ORDER, TASK_KINDS
 from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
 from reconciler.plan.model import (
-    KIND_ORDER,
     ORDER,
     Action,
     Change,
@@ -39,165 +40,28 @@ from reconciler.plan.model import (
     Plan,
     PlanDiagnostic,
 )
+from reconciler.plan.projections import PlanContext as PlanContext
+from reconciler.plan.projections import (
+    differing,
+    group_mapping_values,
+    migration_values,
+    observed_group_values,
+    observed_task_values,
+    observed_user_values,
+    user_mapping_values,
+    values_digest,
+)
+from reconciler.plan.selection import Selection as Selection
 from reconciler.spec.desired import (
     GROUP_MAPPING,
-    GROUP_MIGRATION,
-    SITE_MIGRATION,
     USER_MAPPING,
-    USER_MIGRATION,
     Desired,
     GroupMapping,
-    GroupMigration,
     Migration,
-    SiteMigration,
     UserMapping,
-    UserMigration,
     address,
 )
 from reconciler.state.model import ResourceState, State
-
-
-@dataclass(frozen=True)
-class PlanContext:
-    """Workspace facts the planner needs besides the spec."""
-
-    source_tenant_id: str
-    target_tenant_id: str
-    refreshed: bool = True
-    # Delete mappings even while migrations that may use them are queued or in progress (reviewed).
-    override_mapping_holds: bool = False
-    # Spec locations in the plan are relative to this folder, so a plan reads the same in every checkout.
-    workspace_root: str = ""
-
-
-def address_glob(pattern: str) -> re.Pattern[str]:
-    """``*`` and ``?`` are wildcards; brackets and quotes are literal, as addresses are full of them."""
-    parts = (".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.compile("".join(parts) + r"\Z", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Selection:
-    """``--target`` / ``--exclude``: address globs. Empty targets mean everything."""
-
-    targets: tuple[str, ...] = ()
-    excludes: tuple[str, ...] = ()
-    _targets: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False, default=())
-    _excludes: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False, default=())
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_targets", tuple(address_glob(t) for t in self.targets))
-        object.__setattr__(self, "_excludes", tuple(address_glob(e) for e in self.excludes))
-
-    def __call__(self, addr: str) -> bool:
-        if self._targets and not any(t.match(addr) for t in self._targets):
-            return False
-        return not any(e.match(addr) for e in self._excludes)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
-def _lower(value: str | None) -> str | None:
-    return value.lower() if value else None
-
-
-# -- declared values ------------------------------------------------------------------------------
-
-
-def user_mapping_values(m: UserMapping, ctx: PlanContext) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "target_upn": m.target_upn.lower(),
-        "user_type": m.user_type.value,
-        "source_organization_id": (m.source_organization_id or ctx.source_tenant_id).lower(),
-    }
-    if m.target_email:
-        values["target_email"] = m.target_email.lower()
-    return values
-
-
-def group_mapping_values(m: GroupMapping, ctx: PlanContext) -> dict[str, Any]:
-    return {
-        "target_group_id": m.target_group_id.lower(),
-        "target_mail_nickname": m.target_mail_nickname.lower(),
-        "group_type": m.group_type.value,
-        "source_organization_id": (m.source_organization_id or ctx.source_tenant_id).lower(),
-    }
-
-
-def observed_user_values(o: ObservedUserMapping) -> dict[str, Any]:
-    return {
-        "target_upn": o.target_upn,
-        "user_type": o.user_type,
-        "source_organization_id": o.source_organization_id,
-        "target_email": o.target_email,
-    }
-
-
-def observed_group_values(o: ObservedGroupMapping) -> dict[str, Any]:
-    return {
-        "target_group_id": o.target_group_id,
-        "target_mail_nickname": o.target_mail_nickname,
-        "group_type": o.group_type,
-        "source_organization_id": o.source_organization_id,
-    }
-
-
-def migration_values(m: Migration, ctx: PlanContext) -> dict[str, Any]:
-    if isinstance(m, UserMigration):
-        target = m.target_upn.lower()
-    elif isinstance(m, SiteMigration):
-        target = m.target_url.rstrip("/").lower()
-    else:
-        assert isinstance(m, GroupMigration)
-        target = m.target_mail_nickname.lower()
-    values: dict[str, Any] = {"target": target, "target_organization_id": ctx.target_tenant_id.lower()}
-    if m.preferred_start is not None:
-        values["preferred_start"] = _iso(m.preferred_start)
-    if m.latest_start is not None:
-        values["latest_start"] = _iso(m.latest_start)
-    if m.target_data_location:
-        values["target_data_location"] = m.target_data_location
-    if m.target_host:
-        values["target_host"] = m.target_host.rstrip("/").lower()
-    if m.validate_only:
-        values["validate_only"] = True
-    return values
-
-
-def observed_task_values(o: ObservedTask) -> dict[str, Any]:
-    values: dict[str, Any] = {"target": o.target, "target_organization_id": o.target_organization_id}
-    if o.preferred_start is not None:
-        values["preferred_start"] = _iso(o.preferred_start)
-    if o.latest_start is not None:
-        values["latest_start"] = _iso(o.latest_start)
-    if o.target_data_location:
-        values["target_data_location"] = o.target_data_location
-    if o.target_organization_host:
-        values["target_host"] = o.target_organization_host
-    return values
-
-
-def differing(declared: dict[str, Any], observed: dict[str, Any]) -> list[str]:
-    """Declared attributes the observed object does not match (absent on the service counts as unknown)."""
-    out = []
-    for name, value in declared.items():
-        seen = observed.get(name)
-        if name == "target_organization_id" and seen is None:
-            continue  # a task started by host only does not echo the organization id
-        if name == "validate_only":
-            continue
-        if seen != value:
-            out.append(name)
-    return out
-
-
-def values_digest(values: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
-
-
-# -- the planner ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -237,23 +101,12 @@ def plan(
         every = set(wanted) | set(managed_by_kind[kind])
         return sorted(k for k in every if select(address(kind, k)))
 
-    migrations: dict[str, dict[str, Migration]] = {
-        USER_MIGRATION: dict(desired.user_migrations),
-        SITE_MIGRATION: dict(desired.site_migrations),
-        GROUP_MIGRATION: dict(desired.group_migrations),
-    }
     # Tasks first: whether a mapping deletion is held depends on what this plan starts.
-    for kind, wanted in migrations.items():
+    for kind in TASK_KINDS:
+        wanted = desired.migrations(kind)
         for key in keys(kind, wanted):
-            _task(
-                b,
-                kind,
-                key,
-                wanted.get(key),
-                observed.tasks.get((TASK_KINDS[kind], key)),
-                managed_by_kind[kind].get(key),
-                observed,
-            )
+            seen = observed.tasks.get((TASK_KINDS[kind], key))
+            _task(b, kind, key, wanted.get(key), seen, managed_by_kind[kind].get(key), observed)
     flight = InFlight.of(observed, b.changes)
     mapping_kinds: tuple[tuple[str, Mapping[str, Any], Mapping[str, Any]], ...] = (
         (USER_MAPPING, desired.user_mappings, observed.user_mappings),
@@ -261,16 +114,12 @@ def plan(
     )
     for kind, wanted_mappings, seen_mappings in mapping_kinds:
         for key in keys(kind, wanted_mappings):
-            _mapping(
-                b,
-                kind,
-                key,
-                wanted_mappings.get(key),
-                seen_mappings.get(key),
-                managed_by_kind[kind].get(key),
-                observed,
-                flight,
-            )
+            managed = managed_by_kind[kind].get(key)
+            _mapping(b, kind, key, wanted_mappings.get(key), seen_mappings.get(key), managed, observed, flight)
+    return _finish(b, desired, observed, state, flight)
+
+
+def _finish(b: _Builder, desired: Desired, observed: Observed, state: State, flight: InFlight) -> Plan:
     if b.overridden_holds:
         b.warning(
             None,
@@ -283,6 +132,7 @@ def plan(
     b.drift.sort(key=lambda d: (KIND_ORDER[d.kind], d.key))
     b.diagnostics.sort(key=lambda d: (d.severity != "error", d.address or "", d.summary))
     b.impossible.sort(key=lambda e: (KIND_ORDER[e.kind], e.key))
+    ctx = b.ctx
     evidence = Evidence(desired.digest(), state.lineage, state.serial, ctx.refreshed, _observed_digest(observed))
     options = {"override_mapping_holds": True} if ctx.override_mapping_holds else {}
     return Plan(b.changes, b.drift, b.diagnostics, evidence, b.impossible, options)
@@ -332,6 +182,9 @@ class InFlight:
         return None
 
 
+# -- mappings -------------------------------------------------------------------------------------
+
+
 def _mapping(
     b: _Builder,
     kind: str,
@@ -355,27 +208,8 @@ def _mapping(
     if managed is not None and managed.last_applied and observed.refreshed:
         _drift(b, kind, key, addr, managed.last_applied, seen_values)
     if want is None:
-        if managed is None:
-            return
-        if managed.protect:
-            b.error(
-                addr,
-                "Protected: refusing to delete a mapping that was removed from the spec",
-                "Put it back, or set protect: false and plan again, or stop managing it with "
-                f"`reconciler state rm '{addr}'`.",
-            )
-            return
-        if seen_values is None:
-            b.change(
-                addr,
-                kind,
-                key,
-                Action.FORGET,
-                "removed from the spec and already gone from the tenant",
-                before=managed.last_applied or None,
-            )
-        else:
-            _delete_mapping(b, kind, key, _declared_view(managed.last_applied or seen_values, seen_values), flight)
+        if managed is not None:
+            _mapping_removed(b, kind, key, managed, seen_values, flight)
         return
     declared = user_mapping_values(want, b.ctx) if isinstance(want, UserMapping) else group_mapping_values(want, b.ctx)
     if seen_values is None:
@@ -387,39 +221,65 @@ def _mapping(
     diff = differing(declared, seen_values)
     before = {name: seen_values.get(name) for name in declared}
     if diff:
-        if (
-            managed is not None
-            and managed.last_applied
-            and all(managed.last_applied.get(n) == declared.get(n) for n in diff)
-        ):
-            reason = f"changed outside reconciler ({', '.join(diff)}); restoring the spec's value"
-        elif managed is None:
-            reason = f"exists but differs from the spec ({', '.join(diff)})"
-        else:
-            reason = f"{', '.join(diff)} changed in the spec"
-        retargeted = sorted(TARGET_FIELDS.intersection(diff))
-        if retargeted and flight.count:
-            b.warning(
-                addr,
-                f"Retargeting a mapping while {flight.phrase()}",
-                f"{', '.join(retargeted)} changes from {_shown(before, retargeted)} to {_shown(declared, retargeted)}. "
-                "The service reads the identity map during every move: content moved before this apply keeps the "
-                "old target's owners and permissions, content moved after it gets the new one's. Check the "
-                "permissions of the moves in flight once they finish.",
-            )
-        b.change(addr, kind, key, Action.UPDATE, reason, before=before, after=declared)
+        _mapping_update(b, kind, key, managed, declared, before, diff, flight)
     elif managed is None:
-        b.change(
-            addr,
-            kind,
-            key,
-            Action.ADOPT,
-            "already exists as specified; recording it in state",
-            before=before,
-            after=declared,
-        )
+        reason = "already exists as specified; recording it in state"
+        b.change(addr, kind, key, Action.ADOPT, reason, before=before, after=declared)
     else:
         b.change(addr, kind, key, Action.NO_OP, "matches the spec", before=before, after=declared)
+
+
+def _mapping_removed(
+    b: _Builder, kind: str, key: str, managed: ResourceState, seen: dict[str, Any] | None, flight: InFlight
+) -> None:
+    """The spec no longer declares a mapping this workspace manages: delete it (or hold that), or forget it."""
+    addr = address(kind, key)
+    if managed.protect:
+        b.error(
+            addr,
+            "Protected: refusing to delete a mapping that was removed from the spec",
+            "Put it back, or set protect: false and plan again, or stop managing it with "
+            f"`reconciler state rm '{addr}'`.",
+        )
+    elif seen is None:
+        reason = "removed from the spec and already gone from the tenant"
+        b.change(addr, kind, key, Action.FORGET, reason, before=managed.last_applied or None)
+    else:
+        _delete_mapping(b, kind, key, _declared_view(managed.last_applied or seen, seen), flight)
+
+
+def _mapping_update(
+    b: _Builder,
+    kind: str,
+    key: str,
+    managed: ResourceState | None,
+    declared: dict[str, Any],
+    before: dict[str, Any],
+    diff: list[str],
+    flight: InFlight,
+) -> None:
+    addr = address(kind, key)
+    if (
+        managed is not None
+        and managed.last_applied
+        and all(managed.last_applied.get(n) == declared.get(n) for n in diff)
+    ):
+        reason = f"changed outside reconciler ({', '.join(diff)}); restoring the spec's value"
+    elif managed is None:
+        reason = f"exists but differs from the spec ({', '.join(diff)})"
+    else:
+        reason = f"{', '.join(diff)} changed in the spec"
+    retargeted = sorted(TARGET_FIELDS.intersection(diff))
+    if retargeted and flight.count:
+        b.warning(
+            addr,
+            f"Retargeting a mapping while {flight.phrase()}",
+            f"{', '.join(retargeted)} changes from {_shown(before, retargeted)} to {_shown(declared, retargeted)}. "
+            "The service reads the identity map during every move: content moved before this apply keeps the "
+            "old target's owners and permissions, content moved after it gets the new one's. Check the "
+            "permissions of the moves in flight once they finish.",
+        )
+    b.change(addr, kind, key, Action.UPDATE, reason, before=before, after=declared)
 
 
 def _shown(values: dict[str, Any], names: list[str]) -> str:
@@ -474,6 +334,28 @@ def _drift(b: _Builder, kind: str, key: str, addr: str, last: dict[str, Any], se
         )
 
 
+# -- migrations -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Case:
+    """One declared migration being decided: where changes and warnings go, and what every change carries."""
+
+    b: _Builder
+    kind: str
+    key: str
+    addr: str
+    want: Migration
+    declared: dict[str, Any]
+    common: dict[str, Any]  # status, task id, wave
+
+    def change(self, action: Action, reason: str, **kw: Any) -> None:
+        self.b.change(self.addr, self.kind, self.key, action, reason, **kw, **self.common)
+
+    def warning(self, summary: str, detail: str = "") -> None:
+        self.b.warning(self.addr, summary, detail)
+
+
 def _task(
     b: _Builder,
     kind: str,
@@ -491,177 +373,127 @@ def _task(
     task_id = seen.id if seen else (managed.task_id if managed else None)
     common: dict[str, Any] = {"status": status, "task_id": task_id}
     if want is None:
-        if managed is None:
-            return
-        if managed.protect:
-            b.error(
-                addr,
-                "Protected: refusing to stop tracking a migration that was removed from the spec",
-                f"Put it back, or set protect: false first, or run `reconciler state rm '{addr}'`.",
-            )
-            return
-        b.change(
-            addr,
-            kind,
-            key,
-            Action.FORGET,
-            "removed from the spec: stop tracking it (the migration itself is not cancelled)",
-            **common,
-        )
+        if managed is not None:
+            _task_removed(b, kind, key, managed, common)
         return
     common["wave"] = want.wave
-    declared = migration_values(want, b.ctx)
-    ours = managed is not None and managed.task_id is not None and seen is not None and seen.id == managed.task_id
-
+    case = _Case(b, kind, key, addr, want, migration_values(want, b.ctx), common)
     if seen is None:
-        if want.cancelled:
-            b.change(
-                addr,
-                kind,
-                key,
-                Action.NO_OP,
-                "cancel requested, but no task exists for this source",
-                after=declared,
-                **common,
-            )
-        elif managed is not None and managed.task_id:
-            b.warning(
-                addr,
-                "The task this workspace started is no longer returned by the service",
-                f"Task {managed.task_id}. Nothing is started again; run `reconciler state rm '{addr}'` "
-                "to start it afresh.",
-            )
-            b.change(addr, kind, key, Action.NO_OP, "task no longer visible", after=declared, **common)
-        elif want.validate_only:
-            if managed is not None and managed.validated == values_digest(declared):
-                b.change(
-                    addr, kind, key, Action.NO_OP, "validated already with these parameters", after=declared, **common
-                )
-            else:
-                b.change(
-                    addr,
-                    kind,
-                    key,
-                    Action.VALIDATE,
-                    "validate_only: the service checks the move; nothing is started",
-                    after=declared,
-                    **common,
-                )
-        else:
-            b.change(
-                addr, kind, key, Action.START, "no migration task exists for this source", after=declared, **common
-            )
-        return
+        _task_absent(case, managed)
+    elif managed is not None and managed.task_id is not None and seen.id == managed.task_id:
+        _task_owned(case, seen, managed)
+    else:
+        _task_foreign(case, seen)
 
-    before = observed_task_values(seen)
-    diff = differing(declared, before)
-    if not ours:
-        if want.cancelled and seen.status == "notStarted":
-            b.change(
-                addr,
-                kind,
-                key,
-                Action.CANCEL,
-                "cancel requested; the existing task has not started",
-                before=before,
-                **common,
-            )
-            return
-        b.change(
+
+def _task_removed(b: _Builder, kind: str, key: str, managed: ResourceState, common: dict[str, Any]) -> None:
+    addr = address(kind, key)
+    if managed.protect:
+        b.error(
             addr,
-            kind,
-            key,
-            Action.ADOPT,
-            f"a task already exists for this source ({seen.status}); adopting it instead of starting another",
-            before=before,
-            after=declared,
-            **common,
+            "Protected: refusing to stop tracking a migration that was removed from the spec",
+            f"Put it back, or set protect: false first, or run `reconciler state rm '{addr}'`.",
         )
-        if seen.status == "notStarted" and diff and not want.validate_only:
-            b.warning(
-                addr,
-                f"The existing task differs from the spec ({', '.join(diff)})",
-                "It has not started: once adopted, the next plan replaces it (cancel, then start with the spec's "
-                "values). Restore the live values in the spec to keep it as it is.",
-            )
-        else:
-            _check_edit(b, kind, key, want, seen, declared, before, diff, attempt=want.attempt)
-        if seen.status in ("failed", "cancelled"):
-            b.warning(
-                addr,
-                f"The existing task is {seen.status}" + (f": {seen.error}" if seen.error else ""),
-                "Raise attempt in the spec to start it again.",
-            )
         return
+    reason = "removed from the spec: stop tracking it (the migration itself is not cancelled)"
+    b.change(addr, kind, key, Action.FORGET, reason, **common)
 
-    assert managed is not None
-    if _check_edit(b, kind, key, want, seen, declared, before, diff, attempt=managed.attempt):
+
+def _task_absent(case: _Case, managed: ResourceState | None) -> None:
+    """No task exists for the source: start it (or only validate it), unless there is a reason not to."""
+    want, declared = case.want, case.declared
+    if want.cancelled:
+        case.change(Action.NO_OP, "cancel requested, but no task exists for this source", after=declared)
+    elif managed is not None and managed.task_id:
+        case.warning(
+            "The task this workspace started is no longer returned by the service",
+            f"Task {managed.task_id}. Nothing is started again; run `reconciler state rm '{case.addr}'` "
+            "to start it afresh.",
+        )
+        case.change(Action.NO_OP, "task no longer visible", after=declared)
+    elif want.validate_only:
+        if managed is not None and managed.validated == values_digest(declared):
+            case.change(Action.NO_OP, "validated already with these parameters", after=declared)
+        else:
+            reason = "validate_only: the service checks the move; nothing is started"
+            case.change(Action.VALIDATE, reason, after=declared)
+    else:
+        case.change(Action.START, "no migration task exists for this source", after=declared)
+
+
+def _task_foreign(case: _Case, seen: ObservedTask) -> None:
+    """A task exists that this workspace did not start: adopt it (or cancel it if asked and still queued)."""
+    before = observed_task_values(seen)
+    diff = differing(case.declared, before)
+    if case.want.cancelled and seen.status == "notStarted":
+        case.change(Action.CANCEL, "cancel requested; the existing task has not started", before=before)
+        return
+    case.change(
+        Action.ADOPT,
+        f"a task already exists for this source ({seen.status}); adopting it instead of starting another",
+        before=before,
+        after=case.declared,
+    )
+    if seen.status == "notStarted" and diff and not case.want.validate_only:
+        case.warning(
+            f"The existing task differs from the spec ({', '.join(diff)})",
+            "It has not started: once adopted, the next plan replaces it (cancel, then start with the spec's "
+            "values). Restore the live values in the spec to keep it as it is.",
+        )
+    else:
+        _check_edit(case, seen, before, diff, attempt=case.want.attempt)
+    if seen.status in ("failed", "cancelled"):
+        case.warning(
+            f"The existing task is {seen.status}" + (f": {seen.error}" if seen.error else ""),
+            "Raise attempt in the spec to start it again.",
+        )
+
+
+def _task_owned(case: _Case, seen: ObservedTask, managed: ResourceState) -> None:
+    """The task this workspace started: by what the spec asks, then by its status."""
+    before = observed_task_values(seen)
+    diff = differing(case.declared, before)
+    if _check_edit(case, seen, before, diff, attempt=managed.attempt):
         # Nothing can be carried out for it; show how it stands.
         action = Action.WAIT if seen.status in ACTIVE else Action.NO_OP
-        b.change(addr, kind, key, action, _STANDING.get(seen.status, seen.status), before=before, **common)
-        return
-    if want.cancelled:
+        case.change(action, _STANDING.get(seen.status, seen.status), before=before)
+    elif case.want.cancelled:
         if seen.status == "notStarted":
-            b.change(
-                addr, kind, key, Action.CANCEL, "cancel requested and the task has not started", before=before, **common
-            )
+            case.change(Action.CANCEL, "cancel requested and the task has not started", before=before)
         else:
-            b.change(
-                addr, kind, key, Action.NO_OP, f"already {seen.status}; nothing to cancel", before=before, **common
-            )
-        return
-    if seen.status == "notStarted":
+            case.change(Action.NO_OP, f"already {seen.status}; nothing to cancel", before=before)
+    elif seen.status == "notStarted":
         if diff:
-            b.change(
-                addr,
-                kind,
-                key,
-                Action.REPLACE,
-                f"{', '.join(diff)} changed while not started: cancel, then start with the new values",
-                before=before,
-                after=declared,
-                **common,
-            )
+            reason = f"{', '.join(diff)} changed while not started: cancel, then start with the new values"
+            case.change(Action.REPLACE, reason, before=before, after=case.declared)
         else:
-            b.change(
-                addr, kind, key, Action.WAIT, "scheduled, not started yet", before=before, after=declared, **common
-            )
-    elif seen.status == "inProgress":
-        b.change(addr, kind, key, Action.WAIT, "in progress", before=before, after=declared, **common)
+            case.change(Action.WAIT, "scheduled, not started yet", before=before, after=case.declared)
     elif seen.status in ("failed", "cancelled"):
-        if want.attempt > managed.attempt:
-            b.change(
-                addr,
-                kind,
-                key,
-                Action.RESTART,
-                f"attempt {want.attempt} requested after the task {seen.status}",
-                before=before,
-                after=declared,
-                **common,
-            )
-        else:
-            b.change(
-                addr,
-                kind,
-                key,
-                Action.NO_OP,
-                f"{seen.status}; raise attempt to restart",
-                before=before,
-                after=declared,
-                **common,
-            )
-            if seen.status == "failed":
-                b.warning(
-                    addr,
-                    "The migration failed" + (f": {seen.error}" if seen.error else ""),
-                    f"Raise attempt to {managed.attempt + 1} in the spec to start it again.",
-                )
+        _task_ended(case, seen, managed, before)
+    elif seen.status == "inProgress":
+        case.change(Action.WAIT, "in progress", before=before, after=case.declared)
     elif seen.status == "completed":
-        b.change(addr, kind, key, Action.NO_OP, "completed", before=before, after=declared, **common)
+        case.change(Action.NO_OP, "completed", before=before, after=case.declared)
     else:
-        b.warning(addr, f"The service reports a status this tool does not know ({seen.raw_status})")
-        b.change(addr, kind, key, Action.WAIT, "unknown status", before=before, after=declared, **common)
+        case.warning(f"The service reports a status this tool does not know ({seen.raw_status})")
+        case.change(Action.WAIT, "unknown status", before=before, after=case.declared)
+
+
+def _task_ended(case: _Case, seen: ObservedTask, managed: ResourceState, before: dict[str, Any]) -> None:
+    """Our task failed or was cancelled: restart it when the spec raises ``attempt``."""
+    if case.want.attempt > managed.attempt:
+        reason = f"attempt {case.want.attempt} requested after the task {seen.status}"
+        case.change(Action.RESTART, reason, before=before, after=case.declared)
+        return
+    case.change(Action.NO_OP, f"{seen.status}; raise attempt to restart", before=before, after=case.declared)
+    if seen.status == "failed":
+        case.warning(
+            "The migration failed" + (f": {seen.error}" if seen.error else ""),
+            f"Raise attempt to {managed.attempt + 1} in the spec to start it again.",
+        )
+
+
+# -- impossible edits -----------------------------------------------------------------------------
 
 
 def _location(ctx: PlanContext, item: Migration) -> str:
@@ -681,84 +513,86 @@ _STANDING = {
 }
 
 
-def _check_edit(
-    b: _Builder,
-    kind: str,
-    key: str,
-    want: Migration,
-    seen: ObservedTask,
-    declared: dict[str, Any],
-    before: dict[str, Any],
-    diff: list[str],
-    *,
-    attempt: int,
-) -> bool:
+Found = tuple[list[EditedAttribute], str, str]  # the attributes, the reason, the fix
+
+
+def _check_edit(case: _Case, seen: ObservedTask, before: dict[str, Any], diff: list[str], *, attempt: int) -> bool:
     """Record an impossible edit if the spec asks what the service cannot do to this task; True if so.
 
     Possible, and so not recorded here: any edit of a queued task (replace), cancelling a queued task,
     and new values for a failed or cancelled task together with a raised ``attempt`` (restart)."""
     status = seen.status
     words = _STANDING.get(status, status)
+    if case.want.validate_only or case.want.cancelled:
+        found = _impossible_request(case.want, status, words)
+    else:
+        found = _impossible_values(case, status, words, before, diff, attempt)
+    if found is None:
+        return False
+    attributes, reason, fix = found
+    where = _location(case.b.ctx, case.want)
+    case.b.impossible.append(
+        ImpossibleEdit(case.addr, case.kind, case.key, where, status, seen.id, tuple(attributes), reason, fix)
+    )
+    return True
 
-    def record(attributes: list[EditedAttribute], reason: str, fix: str) -> bool:
-        b.impossible.append(
-            ImpossibleEdit(
-                address(kind, key), kind, key, _location(b.ctx, want), status, seen.id, tuple(attributes), reason, fix
-            )
-        )
-        return True
 
+def _impossible_request(want: Migration, status: str, words: str) -> Found | None:
+    """``validate_only`` or ``state: cancelled`` asked of a task that exists."""
     if want.validate_only:
-        return record(
+        return (
             [EditedAttribute("validate_only", False, True)],
             f"validate_only is set, but a task exists for this source ({words})",
             "A validation-only check creates no task, and this source already has one. Remove validate_only "
             "(or set it to false); to check a different move, declare it as a new migration.",
         )
-    if want.cancelled:
-        if status == "inProgress":
-            return record(
-                [EditedAttribute("state", status, "cancelled")],
-                "cancel requested, but the migration is in progress",
-                "The service cancels only migrations that have not started. Remove `state: cancelled` and let "
-                "it finish.",
-            )
-        if status == "completed":
-            return record(
-                [EditedAttribute("state", status, "cancelled")],
-                "cancel requested, but the migration has completed",
-                "A completed move cannot be cancelled or undone. Remove `state: cancelled`.",
-            )
-        return False
-    if not diff or status == "notStarted" or status not in _STANDING:
-        return False  # an unknown status has its own warning
-    if status in ("failed", "cancelled") and want.attempt > attempt:
-        return False  # the restart carries the new values
-    attributes = [
-        EditedAttribute(
-            BY_NAME[kind].target_field or name if name == "target" else name, before.get(name), declared.get(name)
-        )
-        for name in diff
-    ]
-    changed = ", ".join(a.name for a in attributes)
     if status == "inProgress":
-        fix = (
+        return (
+            [EditedAttribute("state", status, "cancelled")],
+            "cancel requested, but the migration is in progress",
+            "The service cancels only migrations that have not started. Remove `state: cancelled` and let it finish.",
+        )
+    if status == "completed":
+        return (
+            [EditedAttribute("state", status, "cancelled")],
+            "cancel requested, but the migration has completed",
+            "A completed move cannot be cancelled or undone. Remove `state: cancelled`.",
+        )
+    return None
+
+
+def _impossible_values(
+    case: _Case, status: str, words: str, before: dict[str, Any], diff: list[str], attempt: int
+) -> Found | None:
+    """New values for a task that has started (or ended without a raised ``attempt``)."""
+    if not diff or status == "notStarted" or status not in _STANDING:
+        return None  # an unknown status has its own warning
+    if status in ("failed", "cancelled") and case.want.attempt > attempt:
+        return None  # the restart carries the new values
+    spec_name = {"target": BY_NAME[case.kind].target_field or "target"}  # the spec's name of the task's target
+    declared = case.declared
+    attributes = [EditedAttribute(spec_name.get(n, n), before.get(n), declared.get(n)) for n in diff]
+    changed = ", ".join(a.name for a in attributes)
+    return attributes, f"{changed} changed in the spec, but the migration is {words}", _edit_fix(status, attempt)
+
+
+def _edit_fix(status: str, attempt: int) -> str:
+    if status == "inProgress":
+        return (
             "A migration that has started cannot change. Restore the live value in the spec and let it finish; "
             "a move with other values is a new migration once this one has ended."
         )
-    elif status == "completed":
-        fix = (
+    if status == "completed":
+        return (
             "The move is done and cannot change. Restore the live value in the spec to record what happened; "
             "a move with other values is a new migration."
         )
-    elif status in ("failed", "cancelled"):
-        fix = (
+    if status in ("failed", "cancelled"):
+        return (
             f"Raise attempt to {attempt + 1} to start a new migration with the declared values, or restore the "
             "live value in the spec."
         )
-    else:
-        fix = "The task's status is unknown to this tool; restore the live value in the spec."
-    return record(attributes, f"{changed} changed in the spec, but the migration is {words}", fix)
+    return "The task's status is unknown to this tool; restore the live value in the spec."
 
 
 def _observed_digest(observed: Observed) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -174,6 +174,11 @@ class Migration:
     def cancelled(self) -> bool:
         return self.state is MigrationState.CANCELLED
 
+    @property
+    def target(self) -> str:
+        """Where it moves to, as the service echoes it (lower-cased; a URL without its trailing slash)."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserMigration(Migration):
@@ -187,6 +192,10 @@ class UserMigration(Migration):
     @property
     def address(self) -> str:
         return address(USER_MIGRATION, self.key)
+
+    @property
+    def target(self) -> str:
+        return self.target_upn.lower()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -202,6 +211,10 @@ class SiteMigration(Migration):
     def address(self) -> str:
         return address(SITE_MIGRATION, self.key)
 
+    @property
+    def target(self) -> str:
+        return self.target_url.rstrip("/").lower()
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GroupMigration(Migration):
@@ -215,6 +228,10 @@ class GroupMigration(Migration):
     @property
     def address(self) -> str:
         return address(GROUP_MIGRATION, self.key)
+
+    @property
+    def target(self) -> str:
+        return self.target_mail_nickname.lower()
 
 
 Item = UserMapping | GroupMapping | UserMigration | SiteMigration | GroupMigration
@@ -237,6 +254,11 @@ class Desired:
         yield from self.user_migrations.values()
         yield from self.site_migrations.values()
         yield from self.group_migrations.values()
+
+    def migrations(self, kind: str) -> Mapping[str, Migration]:
+        """The migrations of one kind by key (the registry names the attribute)."""
+        items: Mapping[str, Migration] = getattr(self, BY_NAME[kind].desired)
+        return items
 
     def get(self, addr: str) -> Item | None:
         for item in self.items():

@@ -72,7 +72,7 @@ def _journal_entry(data: Any, index: int) -> dict[str, Any]:
 class ResourceState:
     """One managed address."""
 
-    kind: str  # user_mapping | group_mapping | user_migration | site_migration | group_migration
+    kind: str  # an address kind of ``reconciler.kinds``
     key: str
     last_applied: dict[str, Any] = field(default_factory=dict)
     task_id: str | None = None

@@ -26,7 +26,8 @@ from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
-from reconciler.spec.desired import guid_key, nickname_key, upn_key, url_key
+from reconciler.kinds import KINDS
+from reconciler.spec.desired import KEY_FUNCTIONS
 from reconciler.spec.diagnostics import Diagnostics
 from reconciler.spec.models import ITEM_MODELS, MigrationSpec, SpecFile
 from reconciler.spec.yamlsource import load_yaml
@@ -40,13 +41,9 @@ from reconciler.workspace.config import (
     WorkspaceConfig,
 )
 
-_SORT_KEYS: dict[str, tuple[str, Callable[[str], str]]] = {
-    "csv_files": ("path", lambda p: p),
-    "user_mappings": ("source_upn", upn_key),
-    "group_mappings": ("source_group_id", guid_key),
-    "user_migrations": ("source_upn", upn_key),
-    "site_migrations": ("source_url", url_key),
-    "group_migrations": ("source_mail_nickname", nickname_key),
+# A spec file's sections are named as ``Desired``'s attributes; each sorts by its key, made canonical.
+_SORT_KEYS: dict[str, tuple[str, Callable[[str], str]]] = {"csv_files": ("path", lambda p: p)} | {
+    kind.desired: (kind.key_field, KEY_FUNCTIONS[kind.key_function]) for kind in KINDS
 }
 _CREDENTIALS: dict[str, type[BaseModel]] = {
     "client_secret": ClientSecretCredential,
