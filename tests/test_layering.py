@@ -1,4 +1,4 @@
-"""Layer rules from DESIGN.md §4 that a refactor could silently break."""
+"""Layer rules of docs/architecture.md that a refactor could silently break."""
 
 from __future__ import annotations
 
@@ -38,6 +38,36 @@ def test_the_library_never_imports_the_cli() -> None:
         if name.startswith("reconciler.cli")
     }
     assert not offenders
+
+
+def test_nothing_below_the_operations_imports_them() -> None:
+    """Operations may import every floor below; no floor below imports an operation (nor the CLI above it)."""
+    above = ("operations", "cli")
+    offenders = {
+        f"{path.relative_to(PACKAGE)}: {name}"
+        for path in PACKAGE.rglob("*.py")
+        if not set(path.relative_to(PACKAGE).parts) & set(above) and path.name != "__main__.py"
+        for name in _imports(path)
+        if name.startswith(("reconciler.operations", "reconciler.cli"))
+    }
+    assert not offenders
+
+
+def test_the_operations_never_import_the_cli() -> None:
+    offenders = {
+        f"{path.relative_to(PACKAGE)}: {name}"
+        for path in (PACKAGE / "operations").rglob("*.py")
+        for name in _imports(path)
+        if name.startswith("reconciler.cli")
+    }
+    assert not offenders
+
+
+def test_the_kinds_registry_imports_nothing_of_the_project() -> None:
+    imported = _imports(PACKAGE / "kinds.py")
+    assert imported, "the registry was not parsed"
+    assert {name for name in imported if name.startswith("reconciler")} == set()
+    assert imported <= {"__future__", "dataclasses", "typing"}
 
 
 def test_planning_is_pure() -> None:

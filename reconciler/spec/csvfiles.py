@@ -1,6 +1,6 @@
 """CSV inputs: the SharePoint cmdlet identity map, and plain CSV lists of migrations.
 
-The identity map is the file ``Add-SPOTenantIdentityMap`` takes (graph-api.md §4.5): no header, users and
+The identity map is the file ``Add-SPOTenantIdentityMap`` takes (see docs/workspace.md): no header, users and
 groups mixed, six columns each::
 
     User,SourceTenantCompanyID,SourceUserUpn,TargetUserUpn,TargetUserEmail,UserType

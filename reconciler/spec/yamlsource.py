@@ -1,7 +1,7 @@
 """Read YAML into plain Python values plus a parallel tree of source locations, in one pass.
 
 Composition uses ruamel.yaml's C-backed parser when ``ruamel.yaml.clib`` is installed (about five
-times faster than the pure-Python one, DESIGN.md §7) and falls back to the pure parser otherwise.
+times faster than the pure-Python one) and falls back to the pure parser otherwise.
 Scalars are constructed here, not by ruamel's constructor, so that duplicate keys, unsupported tags,
 recursive aliases and alias bombs become diagnostics instead of exceptions, and so that date-times
 stay strings until the models parse them (a date-time without a time zone must be an error, not a
