@@ -26,6 +26,7 @@ from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
+from reconciler.errors import ReconcilerError
 from reconciler.spec.desired import guid_key, nickname_key, upn_key, url_key
 from reconciler.spec.diagnostics import Diagnostics
 from reconciler.spec.models import ITEM_MODELS, MigrationSpec, SpecFile
@@ -58,7 +59,7 @@ _CREDENTIALS: dict[str, type[BaseModel]] = {
 }
 
 
-class FormatError(Exception):
+class FormatError(ReconcilerError):
     """The file is not YAML that fmt can rewrite (a syntax error); ``validate`` says exactly where."""
 
 
