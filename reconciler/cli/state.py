@@ -1,4 +1,8 @@
-"""``reconciler state …``: inspect, repair and move the state, whichever backend holds it."""
+"""``reconciler state …``: inspect, repair and move the state, whichever backend holds it.
+
+``state list`` takes address globs (``*``, ``?``, case-insensitive, as ``plan --target``) and prints, with
+``--format json``, ``{"resources": [{"address": ..., <as state show>}, ...]}``.
+"""
 
 from __future__ import annotations
 
@@ -7,49 +11,16 @@ from pathlib import Path
 
 import click
 
-from reconciler.spec.desired import canonical_address
-from reconciler.state.backend import StateBackend, StateLocked
-from reconciler.state.model import State, StateError
-from reconciler.state.select import open_backend
-from reconciler.state.transfer import pull, push, read_state_file
-from reconciler.workspace.loader import Workspace, load_workspace
-
-WORKSPACE_OPTION = click.option(
-    "--workspace", "-w", default=".", type=click.Path(file_okay=False, path_type=str), help="The workspace folder."
+from reconciler.cli.common import (
+    LOCK_TIMEOUT_OPTION,
+    WORKSPACE_OPTION,
+    backend_of,
+    echo_json,
+    format_option,
+    open_workspace,
+    read_state,
+    selection,
 )
-_LOCK_TIMEOUT = click.option(
-    "--lock-timeout",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Seconds to wait for another run's state lock.",
-)
-
-
-def backend_of(ws: Workspace) -> StateBackend:
-    """The workspace's backend; a broken reconciler.yaml is an error, never a silent local default."""
-    if ws.config is None:
-        for diagnostic in ws.diagnostics.sorted():
-            click.echo(diagnostic.render(), err=True)
-        raise click.ClickException(f"no usable reconciler.yaml in {ws.display_root}; cannot tell where the state is")
-    try:
-        return open_backend(ws)
-    except StateError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def failure(exc: Exception, ws: Workspace) -> click.ClickException:
-    """One line for the user; a lock held elsewhere names the unlock command as typed from here."""
-    if isinstance(exc, StateLocked):
-        return click.ClickException(exc.for_workspace(ws.display_root))
-    return click.ClickException(str(exc))
-
-
-def read_state(ws: Workspace) -> State:
-    try:
-        return backend_of(ws).read()
-    except StateError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
@@ -58,10 +29,18 @@ def state() -> None:
 
 
 @state.command("list")
+@click.argument("patterns", nargs=-1, metavar="[ADDRESS_GLOB]...")
 @WORKSPACE_OPTION
-def state_list(workspace: str) -> None:
-    """Every managed address."""
-    for address in sorted(read_state(load_workspace(workspace)).resources):
+@format_option("text", "json")
+def state_list(patterns: tuple[str, ...], workspace: str, output: str) -> None:
+    """Every managed address, or those matching any of the globs."""
+    resources = read_state(open_workspace(workspace)).resources
+    chosen = selection(patterns, ())
+    addresses = [address for address in sorted(resources) if chosen(address)]
+    if output == "json":
+        echo_json({"resources": [{"address": a, **resources[a].to_json()} for a in addresses]})
+        return
+    for address in addresses:
         click.echo(address)
 
 
@@ -70,8 +49,10 @@ def state_list(workspace: str) -> None:
 @WORKSPACE_OPTION
 def state_show(address: str, workspace: str) -> None:
     """One managed address, as JSON."""
+    from reconciler.spec.desired import canonical_address
+
     address = canonical_address(address)
-    resource = read_state(load_workspace(workspace)).resources.get(address)
+    resource = read_state(open_workspace(workspace)).resources.get(address)
     if resource is None:
         raise click.ClickException(f"{address} is not in the state")
     click.echo(json.dumps({"address": address, **resource.to_json()}, indent=2))
@@ -80,28 +61,13 @@ def state_show(address: str, workspace: str) -> None:
 @state.command("rm")
 @click.argument("addresses", nargs=-1, required=True)
 @WORKSPACE_OPTION
-@_LOCK_TIMEOUT
+@LOCK_TIMEOUT_OPTION
 def state_rm(addresses: tuple[str, ...], workspace: str, lock_timeout: float) -> None:
     """Stop managing addresses (no API call): forget them."""
-    addresses = tuple(dict.fromkeys(canonical_address(a) for a in addresses))
-    ws = load_workspace(workspace)
-    backend = backend_of(ws)
-    try:
-        lock = backend.lock("state rm", lock_timeout)
-        try:
-            current = backend.read()
-            missing = [a for a in addresses if a not in current.resources]
-            if missing:
-                raise click.ClickException(f"not in the state: {', '.join(missing)}")
-            for address in addresses:
-                del current.resources[address]
-            current.serial += 1
-            backend.write(current)
-        finally:
-            backend.release(lock)
-    except StateError as exc:
-        raise failure(exc, ws) from exc
-    click.echo(f"Removed {len(addresses)} address(es) from the state.")
+    from reconciler.state.edit import forget
+
+    removed = forget(backend_of(open_workspace(workspace)), addresses, lock_timeout)
+    click.echo(f"Removed {len(removed)} address(es) from the state.")
 
 
 @state.command("unlock")
@@ -109,11 +75,7 @@ def state_rm(addresses: tuple[str, ...], workspace: str, lock_timeout: float) ->
 @WORKSPACE_OPTION
 def state_unlock(lock_id: str, workspace: str) -> None:
     """Break a lock left by a run that is gone (LOCK_ID as the lock error printed it)."""
-    backend = backend_of(load_workspace(workspace))
-    try:
-        backend.unlock(lock_id)
-    except StateError as exc:
-        raise click.ClickException(str(exc)) from exc
+    backend_of(open_workspace(workspace)).unlock(lock_id)
     click.echo(f"Lock {lock_id} released.")
 
 
@@ -121,17 +83,15 @@ def state_unlock(lock_id: str, workspace: str) -> None:
 @WORKSPACE_OPTION
 def state_pull(workspace: str) -> None:
     """Print the stored state as JSON (to back it up, or to push it to another backend)."""
-    backend = backend_of(load_workspace(workspace))
-    try:
-        click.echo(pull(backend), nl=False)
-    except StateError as exc:
-        raise click.ClickException(str(exc)) from exc
+    from reconciler.state.transfer import pull
+
+    click.echo(pull(backend_of(open_workspace(workspace))), nl=False)
 
 
 @state.command("push")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @WORKSPACE_OPTION
-@_LOCK_TIMEOUT
+@LOCK_TIMEOUT_OPTION
 @click.option(
     "--force",
     is_flag=True,
@@ -139,13 +99,10 @@ def state_pull(workspace: str) -> None:
 )
 def state_push(path: Path, workspace: str, lock_timeout: float, force: bool) -> None:
     """Write a state file (from `state pull`) to this workspace's backend, under its lock, with lineage checks."""
-    ws = load_workspace(workspace)
-    backend = backend_of(ws)
-    try:
-        incoming = read_state_file(path)
-        result = push(backend, incoming, str(path), force, lock_timeout)
-    except StateError as exc:
-        raise failure(exc, ws) from exc
+    from reconciler.state.transfer import push, read_state_file
+
+    backend = backend_of(open_workspace(workspace))
+    result = push(backend, read_state_file(path), str(path), force, lock_timeout)
     if result.unchanged:
         click.echo(f"The state at {backend.location} is already identical to {path}; nothing was written.")
         return
