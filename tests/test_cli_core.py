@@ -194,3 +194,14 @@ def test_state_rm_through_the_cli(workspace: Path) -> None:
     removed = _run("state", "rm", ADDRESSES[0], ADDRESSES[0], "-w", str(workspace))
     assert (removed.exit_code, removed.stdout) == (0, "Removed 1 address(es) from the state.\n")
     assert ADDRESSES[0] not in _backend(workspace).read().resources
+
+
+def test_starting_the_cli_loads_no_network_yaml_or_terminal_library() -> None:
+    """Commands import what they run when they run: `reconciler --help` stays fast."""
+    import subprocess
+    import sys
+
+    code = "import sys, reconciler.cli.main; print('\\n'.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert not {name.split(".")[0] for name in loaded} & {"httpx", "msal", "uvicorn", "rich", "pydantic", "ruamel"}
+    assert not [name for name in loaded if name.startswith(("reconciler.emulator", "reconciler.graph"))]

@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,9 +27,9 @@ from reconciler.cli.common import (
     use_color,
 )
 from reconciler.cli.progress import Meter
-from reconciler.plan import planfile
-from reconciler.plan.model import Plan
-from reconciler.plan.render_text import NO_CHANGES
+
+if TYPE_CHECKING:
+    from reconciler.plan.model import Plan
 
 
 def _plan_workspace(recorded: str | None, given: str | None) -> str:
@@ -87,6 +87,8 @@ def apply(
     """Carry out the plan: mapping writes, then task starts and cancels; state saved as work completes."""
     from reconciler.apply.executor import ApplyReport
     from reconciler.applying import ApplyOptions, ApplyRefused, event_line, run_apply
+    from reconciler.plan import planfile
+    from reconciler.plan.render_text import NO_CHANGES
 
     as_json = as_json or output == "json"
     saved = None

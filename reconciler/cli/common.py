@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from reconciler.spec.diagnostics import Diagnostics
-from reconciler.workspace.loader import Workspace, load_workspace
-
 if TYPE_CHECKING:
     from reconciler.plan.model import Plan
     from reconciler.plan.planner import Selection
+    from reconciler.spec.diagnostics import Diagnostics
     from reconciler.state.backend import StateBackend
     from reconciler.state.model import State
+    from reconciler.workspace.loader import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -138,6 +137,8 @@ def fail_with(diags: Diagnostics, message: str) -> NoReturn:
 
 def open_workspace(root: str) -> Workspace:
     """The workspace as it is (diagnostics and all), remembered for the error handler."""
+    from reconciler.workspace.loader import load_workspace
+
     ws = load_workspace(root)
     context = click.get_current_context(silent=True)
     if context is not None:

@@ -28,7 +28,6 @@ from reconciler.cli.common import (
     use_color,
 )
 from reconciler.cli.progress import Meter
-from reconciler.plan import planfile
 
 
 @click.command()
@@ -67,6 +66,7 @@ def plan(
     no_color: bool,
 ) -> None:
     """Show what apply would change: refresh live state, compare with the spec and the state."""
+    from reconciler.plan import planfile
     from reconciler.planning import PlanOptions, run_plan
 
     ws = load_ok(workspace, "nothing was planned")
@@ -105,5 +105,7 @@ def plan(
 @NO_COLOR_OPTION
 def show(planfile_path: Path, output: str, compact: bool, no_color: bool) -> None:
     """Render a saved plan (text, Markdown for a PR comment, or JSON)."""
+    from reconciler.plan import planfile
+
     saved = planfile.load(planfile_path)
     click.echo(render_plan(saved.plan, output, color=use_color(no_color), compact=compact, artifact=str(planfile_path)))
