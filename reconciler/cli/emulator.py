@@ -9,9 +9,6 @@ from typing import Any
 
 import click
 
-from reconciler.emulator.probe import ProbeError, probe
-from reconciler.emulator.server import ServeError, ServeOptions, run
-
 
 def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
     out: dict[str, str] = {}
@@ -100,6 +97,8 @@ def serve(
     log_level: str,
 ) -> None:
     """Serve the emulator over HTTPS until interrupted."""
+    from reconciler.emulator.server import ServeError, ServeOptions, run
+
     options = ServeOptions(
         host=host,
         port=port,
@@ -140,6 +139,8 @@ def serve(
 )
 def probe_cmd(connection_file: Path) -> None:
     """Show a running emulator answering: msal tokens for both tenants, a mapping write and read, a pre-flight."""
+    from reconciler.emulator.probe import ProbeError, probe
+
     try:
         for line in probe(connection_file):
             click.echo(line)

@@ -1,4 +1,9 @@
-"""The ``reconciler`` command group."""
+"""The ``reconciler`` command group, and the one place a library error becomes ``Error: …`` and exit code 1.
+
+Each command lives in its own module (``plan`` holds ``plan`` and ``show``, ``workspace`` holds ``validate``,
+``fmt`` and ``init``); what they share is in ``common``. Commands let every ``ReconcilerError`` through;
+``_Cli.invoke`` turns it into a ``click.ClickException`` with the error's message.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,32 @@ import click
 
 from reconciler import __version__
 from reconciler.cli import logs
-from reconciler.cli.apply_cmds import apply, export, import_, status
+from reconciler.cli.apply import apply
+from reconciler.cli.common import WORKSPACE_META
 from reconciler.cli.emulator import emulator
-from reconciler.cli.plan_cmds import plan, show
-from reconciler.cli.state_cmds import state
-from reconciler.cli.workspace_cmds import fmt, init, validate
+from reconciler.cli.export import export
+from reconciler.cli.import_ import import_
+from reconciler.cli.plan import plan, show
+from reconciler.cli.state import state
+from reconciler.cli.status import status
+from reconciler.cli.workspace import fmt, init, validate
+from reconciler.errors import ReconcilerError
+
+
+def message_of(exc: ReconcilerError, ctx: click.Context) -> str:
+    """The error's own message; a state lock held elsewhere names the unlock command as typed from here."""
+    for_workspace = getattr(exc, "for_workspace", None)
+    workspace = ctx.meta.get(WORKSPACE_META)
+    if callable(for_workspace) and workspace is not None:
+        return str(for_workspace(workspace))
+    return str(exc)
 
 
 class _Cli(click.Group):
-    """Usage errors exit 1, not click's 2: 2 means "changes present" under `plan --detailed-exitcode`."""
+    """Usage errors exit 1, not click's 2: 2 means "changes present" under `plan --detailed-exitcode`.
+
+    Any ``ReconcilerError`` a command lets through is printed as ``Error: <message>`` with exit code 1.
+    """
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
@@ -32,6 +54,8 @@ class _Cli(click.Group):
         except click.UsageError as exc:
             setattr(exc, "exit_code", 1)  # noqa: B010 (click declares it a class constant)
             raise
+        except ReconcilerError as exc:
+            raise click.ClickException(message_of(exc, ctx)) from exc
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

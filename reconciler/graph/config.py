@@ -10,12 +10,14 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from reconciler.errors import ReconcilerError
+
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 PUBLIC_AUTHORITY = "https://login.microsoftonline.com"
 PUBLIC_GRAPH = "https://graph.microsoft.com/beta"
 
 
-class ConfigError(ValueError):
+class ConfigError(ReconcilerError, ValueError):
     """A connection setting that cannot work; the message names the setting."""
 
 

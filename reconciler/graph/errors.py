@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.errors import ReconcilerError
 
-class GraphError(Exception):
+
+class GraphError(ReconcilerError):
     """Base class. ``str()`` is one clear line."""
 
     status: int | None = None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.apply.executor import Applier, ApplyReport, Emit
+from reconciler.errors import ReconcilerError
 from reconciler.graph.config import GraphSettings
 from reconciler.operations.common import Meter, NoMeter, connect, locked_state, refresh_with_meter
 from reconciler.operations.plan import context, refresh_request
@@ -25,7 +26,7 @@ from reconciler.workspace.loader import Workspace
 DESTROY_SHARE = 0.10
 
 
-class ApplyRefused(Exception):
+class ApplyRefused(ReconcilerError):
     """The run stopped before changing anything; the message says why and what to do."""
 
 

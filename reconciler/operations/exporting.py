@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.atomic import atomic_write_text
+from reconciler.errors import ReconcilerError
 from reconciler.graph.config import GraphSettings
 from reconciler.graph.refresh import RefreshRequest
 from reconciler.kinds import MIGRATION_KINDS, TaskKind
@@ -55,8 +56,12 @@ class ExportKeys:
         return len(self.upns) + len(self.group_ids) + len(self.site_urls) + len(self.nicknames)
 
 
-class KeysFileError(Exception):
+class KeysFileError(ReconcilerError):
     """The keys file cannot be read as CSV text; the message names it and quotes none of it."""
+
+
+class ExportFilesExist(ReconcilerError, FileExistsError):
+    """An earlier export is in the way and ``--force`` was not given."""
 
 
 def read_keys(path: Path) -> ExportKeys:
@@ -176,7 +181,7 @@ async def run_export(
     targets = [out_dir / IDENTITY_MAP, out_dir / SPEC]
     existing = [p for p in targets if p.exists()]
     if existing and not force:
-        raise FileExistsError(f"{existing[0]} exists; pass --force to overwrite it")
+        raise ExportFilesExist(f"{existing[0]} exists; pass --force to overwrite it")
     connection, client = connect(ws, GraphSettings())
     async with client as graph:
         observed = await refresh_with_meter(graph, _request(keys), meter or NoMeter())

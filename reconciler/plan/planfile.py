@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.atomic import atomic_write_text
+from reconciler.errors import ReconcilerError
 from reconciler.plan.model import FORMAT_VERSION, Action, Plan
 from reconciler.spec.diagnostics import excerpt
 
@@ -25,7 +26,7 @@ _WORDS = {str: "a string", int: "an integer", bool: "true or false", dict: "an o
 _ACTIONS = {a.value for a in Action}
 
 
-class PlanFileError(Exception):
+class PlanFileError(ReconcilerError):
     """The file is not a plan this version can read; the message names the file."""
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.errors import ReconcilerError
 from reconciler.spec.diagnostics import excerpt
 
 FORMAT_VERSION = 1
@@ -21,7 +22,7 @@ _MISSING: Any = object()
 _TYPE_WORDS = {str: "a string", int: "an integer", bool: "true or false", dict: "an object", list: "a list"}
 
 
-class StateError(Exception):
+class StateError(ReconcilerError):
     """The state cannot be read or is not this tool's; the message names the file."""
 
 

@@ -26,6 +26,7 @@ from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import SingleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
+from reconciler.errors import ReconcilerError
 from reconciler.kinds import KINDS
 from reconciler.spec.desired import KEY_FUNCTIONS
 from reconciler.spec.diagnostics import Diagnostics
@@ -55,7 +56,7 @@ _CREDENTIALS: dict[str, type[BaseModel]] = {
 }
 
 
-class FormatError(Exception):
+class FormatError(ReconcilerError):
     """The file is not YAML that fmt can rewrite (a syntax error); ``validate`` says exactly where."""
 
 

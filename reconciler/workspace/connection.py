@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from reconciler.errors import ReconcilerError
 from reconciler.graph.config import (
     Certificate,
     ClientSecret,
@@ -41,7 +42,7 @@ from reconciler.workspace.loader import Workspace
 from reconciler.workspace.trusted_hosts import MICROSOFT_AUTHORITIES, MICROSOFT_GRAPH, refusal, untrusted
 
 
-class CredentialError(Exception):
+class CredentialError(ReconcilerError):
     """A credential reference that cannot be followed; the message is one line and never holds a secret."""
 
 

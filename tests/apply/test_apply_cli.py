@@ -405,3 +405,43 @@ def test_export_says_when_adopting_will_fill_in_what_a_partial_mapping_lacks(emu
     plan = json.loads(_cli("plan", str(ws), "--format", "json").stdout)
     actions = {c["address"]: c["domain_action"] for c in plan["resource_changes"]}
     assert actions == {f'user_mapping["user003@{src}"]': "update", f'user_mapping["user004@{src}"]': "adopt"}
+
+
+def test_format_json_streams_the_same_events_as_its_alias_json(workspace: Path, emu: Emulator) -> None:
+    out = _cli("apply", str(workspace), "--auto-approve", "--format", "json", "--target", "user_mapping[*]")
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]  # every stdout line is one event
+    assert events[-1]["type"] == "change_summary"
+    assert events[-1]["done"] == {"create": 10}
+    assert "Refreshing" not in out.stderr, "no progress lines beside a JSON stream"
+    alias = _cli("apply", str(workspace), "--auto-approve", "--json", "--target", "group_mapping[*]")
+    assert alias.returncode == 0, alias.stderr
+    alias_events = [json.loads(line) for line in alias.stdout.splitlines()]
+    assert alias_events[-1]["type"] == "change_summary"
+    assert {e["type"] for e in alias_events} == {e["type"] for e in events}
+
+
+def test_import_and_export_print_one_json_document_with_format_json(
+    workspace: Path, emu: Emulator, tmp_path: Path
+) -> None:
+    src = emu.source["domain"]
+    emu.map_user(f"user001@{src}")
+    wanted, unknown = f'user_mapping["user001@{src}"]', 'user_mapping["nobody@contoso.onmicrosoft.com"]'
+    out = _cli("import", wanted, unknown, "-w", str(workspace), "--format", "json")
+    assert out.returncode == 1, "an address not imported still fails the run"
+    document = json.loads(out.stdout)
+    assert document["imported"] == [wanted]
+    assert len(document["problems"]) == 1
+    assert document["problems"][0].startswith(f"{unknown}: not in the spec")
+    assert out.stderr == "", "the problems are in the document, and no progress lines are printed"
+    keys = tmp_path / "keys.csv"
+    keys.write_text(f"user001@{src}\nuser003@{src}\n")
+    exported = _cli("export", str(workspace), "--keys", str(keys), "--out", str(tmp_path / "out"), "--format", "json")
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout) == {
+        "files": [str(tmp_path / "out" / "exported-identity-map.csv"), str(tmp_path / "out" / "exported.yaml")],
+        "mappings": 1,
+        "migrations": 0,
+        "absent": 1,
+        "incomplete": 0,
+    }

@@ -7,12 +7,8 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli.common import WORKSPACE_ARGUMENT, echo_diagnostics, format_option, open_workspace
 from reconciler.spec.diagnostics import Diagnostics, Severity, summary_line
-from reconciler.workspace.fmt import format_workspace
-from reconciler.workspace.loader import load_workspace
-from reconciler.workspace.scaffold import init_workspace
-
-_WORKSPACE = click.argument("workspace", default=".", type=click.Path(file_okay=False, path_type=str))
 
 DIAGNOSTICS_FORMAT_VERSION = "1.0"
 
@@ -34,32 +30,22 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _echo_diagnostics(diags: Diagnostics, *, err: bool = False) -> None:
-    for diagnostic in diags.sorted():
-        click.echo(diagnostic.render(), err=err)
-
-
 @click.command()
-@_WORKSPACE
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: one `path:line:col: severity: message` line each; json: Terraform-style diagnostics.",
+@WORKSPACE_ARGUMENT
+@format_option(
+    "text", "json", help="text: one `path:line:col: severity: message` line each; json: Terraform-style diagnostics."
 )
 def validate(workspace: str, output: str) -> None:
     """Check a workspace: reconciler.yaml and every spec and CSV file, all problems at once.
 
     Reads local files only. Exit code 0 when there is no error (warnings allowed), 1 otherwise.
     """
-    ws = load_workspace(workspace)
+    ws = open_workspace(workspace)
     diags = ws.diagnostics
     if output == "json":
         click.echo(diagnostics_json(diags, resources=len(ws.desired), files=ws.spec_files))
     else:
-        _echo_diagnostics(diags)
+        echo_diagnostics(diags, err=False)
         if diags.has_errors:
             click.echo(f"Invalid: {summary_line(diags)}.")
         else:
@@ -71,7 +57,7 @@ def validate(workspace: str, output: str) -> None:
 
 
 @click.command()
-@_WORKSPACE
+@WORKSPACE_ARGUMENT
 @click.option("--check", is_flag=True, help="Change nothing; list the files fmt would change and exit 1 if any.")
 @click.option("--diff", "show_diff", is_flag=True, help="Also print a unified diff of each change.")
 def fmt(workspace: str, check: bool, show_diff: bool) -> None:
@@ -80,8 +66,10 @@ def fmt(workspace: str, check: bool, show_diff: bool) -> None:
     Keys in a fixed order, resources sorted by their natural key, uniform quoting and indentation.
     CSV files are left as they are. Each file is replaced atomically.
     """
+    from reconciler.workspace.fmt import format_workspace
+
     report = format_workspace(workspace, write=not check)
-    _echo_diagnostics(report.diagnostics, err=True)
+    echo_diagnostics(report.diagnostics)
     for name in report.changed:
         click.echo(name)
         if show_diff:
@@ -99,6 +87,8 @@ def init(directory: Path, force: bool) -> None:
     As written it moves a few users, a site and a group in the emulator's default world; the comments
     say what to change for real tenants.
     """
+    from reconciler.workspace.scaffold import init_workspace
+
     result = init_workspace(directory, force=force)
     if result.existing:
         for name in result.existing:
