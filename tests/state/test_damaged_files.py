@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.plan import planfile
 from reconciler.plan.model import Action, Change, Evidence, Plan
-from reconciler.state.backend import LocalBackend
+from reconciler.state.local import LocalBackend
 from reconciler.state.model import State, StateError
 from tests.conftest import Emulator, run_cli
 
