@@ -13,17 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reconciler.spec.diagnostics import excerpt
+from reconciler.strict import first_fault
 
-_EXPECTED = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "bool_type": "true or false",
-    "dict_type": "an object",
-    "model_type": "an object",
-    "model_attributes_type": "an object",
-    "list_type": "a list",
-}
+_KEYED = frozenset({"resources"})
 
 
 class Damaged(Exception):
@@ -71,7 +63,7 @@ def validate_state(data: dict[str, Any]) -> StateDocument:
     try:
         return StateDocument.model_validate(data)
     except ValidationError as exc:
-        raise Damaged(first_fault(exc)) from None
+        raise Damaged(first_fault(exc, keyed=_KEYED)) from None
 
 
 def validate_resource(data: Any, where: str = "") -> ResourceDocument:
@@ -80,44 +72,3 @@ def validate_resource(data: Any, where: str = "") -> ResourceDocument:
         return ResourceDocument.model_validate(data)
     except ValidationError as exc:
         raise Damaged(first_fault(exc, where)) from None
-
-
-def first_fault(exc: ValidationError, where: str = "") -> str:
-    """The first error pydantic found, as ``FIELD must be …, got …``."""
-    error = exc.errors(include_url=False)[0]
-    field = _path(error["loc"], where) or "the document"
-    kind = error["type"]
-    if kind == "missing":
-        return f"{field} is missing"
-    if kind in _EXPECTED:
-        return f"{field} must be {_EXPECTED[kind]}, got {json_type(error['input'])}"
-    if kind == "greater_than_equal":
-        return f"{field} must be {error['ctx']['ge']} or more, got {error['input']}"
-    return f"{field}: {excerpt(error['msg'])}"
-
-
-def _path(loc: tuple[int | str, ...], where: str) -> str:
-    text = where
-    for index, part in enumerate(loc):
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif index > 0 and loc[index - 1] == "resources" and index == 1:
-            text += f'["{excerpt(part, quote=True)}"]'
-        else:
-            text += f".{part}" if text and not text.endswith(".") else part
-    return text.rstrip(".")
-
-
-def json_type(value: Any) -> str:
-    """What a JSON value is, in the words of the messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    return "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
