@@ -39,6 +39,8 @@ sys.path.insert(0, str(REPO))
 
 from graph_refresh import control, start  # noqa: E402
 
+from reconciler.emulator.process import stop_emulator  # noqa: E402
+
 TARGET_RATIO = 1.05
 
 
@@ -140,8 +142,7 @@ def main() -> None:
                     runs[baseline].append(one_mode(conn, work, opts, baseline=baseline))
             results = [_median(runs[False]), _median(runs[True])]
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            stop_emulator(proc)
     ours, base = results
     ratio = ours["apply_requests"] / floor
     report = {

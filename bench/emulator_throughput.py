@@ -36,6 +36,10 @@ import httpx
 import orjson
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from reconciler.emulator.process import emulator_running  # noqa: E402
+
 DEFAULT_OUTPUT = REPO / "bench" / "results" / "latest.json"
 MAPPINGS_PATH = "/solutions/sharePoint/migrations/crossOrganizationUserMappings"
 TARGET_GETS_PER_SECOND = 1500.0
@@ -390,46 +394,8 @@ def run_python(
 # -- the emulator -------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def emulator(workdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, Any]]]:
-    conn_file = workdir / "conn.json"
-    log_file = workdir / "emulator.log"
-    conn_file.unlink(missing_ok=True)  # only the file this emulator writes counts
-    cmd = [
-        sys.executable,
-        "-m",
-        "reconciler",
-        "emulator",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--connection-file",
-        str(conn_file),
-        "--log-level",
-        "critical",
-    ]
-    with log_file.open("wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not conn_file.exists():
-            if proc.poll() is not None:
-                raise RuntimeError(f"the emulator exited with {proc.returncode}:\n{log_file.read_text()[-4000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the emulator wrote no connection file within {START_TIMEOUT:.0f} s")
-            time.sleep(0.05)
-        conn = json.loads(conn_file.read_text())
-        yield proc, conn
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def emulator(workdir: Path) -> contextlib.AbstractContextManager[tuple[subprocess.Popen[bytes], dict[str, Any]]]:
+    return emulator_running(workdir, "--host", "127.0.0.1", "--log-level", "critical", wait=START_TIMEOUT)
 
 
 def get_token(conn: dict[str, Any], verify: ssl.SSLContext) -> str:

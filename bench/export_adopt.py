@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO))
 
 from graph_refresh import control, setup, start, tenant  # noqa: E402
 
+from reconciler.emulator.process import stop_emulator  # noqa: E402
 from reconciler.graph.client import GraphClient, MappingWrite  # noqa: E402
 from reconciler.graph.config import GraphSettings  # noqa: E402
 from reconciler.graph.models import UserIdentity, UserIdentityMapping, UserType  # noqa: E402
@@ -242,8 +243,7 @@ def main() -> int:
                         print(f"    {line}")
                     break
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            stop_emulator(proc)
     finally:
         if args.keep:
             print(f"kept the workspace and the logs in {tmp}")

@@ -35,6 +35,7 @@ from pydantic import SecretStr
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from reconciler.emulator.process import start_emulator, stop_emulator  # noqa: E402
 from reconciler.graph import paths  # noqa: E402
 from reconciler.graph.client import GraphClient, MappingWrite, TaskKey  # noqa: E402
 from reconciler.graph.config import ClientSecret, GraphSettings, TenantConnection  # noqa: E402
@@ -50,31 +51,10 @@ def start(workdir: Path, users: int) -> tuple[subprocess.Popen[bytes], dict[str,
         "trust: [{source: contoso, target: fabrikam}]\n"
         "engine: {queue_delay_seconds: 3600, duration_seconds: 3600}\n"
     )
-    conn_file = workdir / "connection.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "reconciler",
-            "emulator",
-            "serve",
-            "--port",
-            "0",
-            "--seed",
-            str(seed),
-            "--connection-file",
-            str(conn_file),
-            "--log-level",
-            "critical",
-        ],
-        cwd=REPO,
-    )
-    deadline = time.monotonic() + 120
-    while not (conn_file.exists() and conn_file.stat().st_size):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the emulator did not start")
-        time.sleep(0.1)
-    return proc, json.loads(conn_file.read_text())
+    try:
+        return start_emulator(workdir, "--seed", str(seed), "--log-level", "critical", wait=120)
+    except RuntimeError as exc:
+        raise SystemExit(f"the emulator did not start: {exc}") from None
 
 
 def tenant(conn: dict[str, Any], role: str) -> TenantConnection:
@@ -223,8 +203,7 @@ def main() -> None:
             base_seconds = baseline(conn, baseline_keys)
             base_full = base_seconds * total_keys / baseline_keys
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            stop_emulator(proc)
     target_requests = 1.05 * math.ceil(total_keys / 20)
     speedup = base_full / figures["seconds"]
     report = {

@@ -7,20 +7,17 @@ import os
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import msal
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
+from reconciler.emulator.process import start_emulator as start_emulator
+from reconciler.emulator.process import stop_emulator as stop_emulator
+from reconciler.emulator.tls import self_signed_certificate as self_signed_certificate
 from reconciler.graph.auth import MsalHttpClient
 
 MIGRATIONS = "/solutions/sharePoint/migrations"
@@ -36,60 +33,6 @@ def tls(ca_file: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
 
 
-def self_signed_certificate(common_name: str = "reconciler test app") -> tuple[str, str]:
-    """(private key PEM, certificate PEM) for an app's certificate credential."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def start_emulator(workdir: Path, *args: str, wait: float = 30.0) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    """Start ``reconciler emulator serve`` in a subprocess and wait for its connection file."""
-    conn_file = workdir / "connection.json"
-    if conn_file.exists():
-        conn_file.unlink()
-    with (workdir / "emulator.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "reconciler",
-                "emulator",
-                "serve",
-                "--port",
-                "0",
-                "--connection-file",
-                str(conn_file),
-                *args,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if conn_file.exists() and conn_file.stat().st_size > 0:
-            return proc, json.loads(conn_file.read_text())
-        if proc.poll() is not None:
-            raise RuntimeError(f"emulator exited with {proc.returncode}: {(workdir / 'emulator.log').read_text()}")
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("emulator did not write its connection file in time")
-
-
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``reconciler ARGS`` in a subprocess, no terminal on stdin; ``env`` adds to the environment."""
     return subprocess.run(
@@ -100,16 +43,6 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
     )
-
-
-def stop_emulator(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a server subprocess (the emulator, Azurite) with SIGTERM, then SIGKILL if it lingers."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def msal_token(conn: dict[str, Any], role: str, credential: Any = None) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from reconciler.cli.main import main
 from reconciler.errors import ReconcilerError
-from reconciler.state.backend import LocalBackend
 from reconciler.state.edit import forget
+from reconciler.state.local import LocalBackend
 from reconciler.state.model import ResourceState, State, StateError
 
 ROOT = Path(__file__).resolve().parent.parent

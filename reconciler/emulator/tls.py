@@ -1,4 +1,5 @@
-"""A private certificate authority and the server certificate it signs, for real HTTPS on loopback."""
+"""Certificates: a private authority and the server certificate it signs, for real HTTPS on loopback, and
+self-signed app certificates (RSA, as certificate credentials need) for tests and drills to register."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -18,7 +19,7 @@ class CertificateAuthority:
     cert_pem: str
 
 
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> str:
+def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode("ascii")
@@ -85,3 +86,21 @@ def server_certificate(ca: CertificateAuthority, hosts: list[str]) -> tuple[str,
         .sign(ca_key, hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.PEM).decode("ascii"), _pem_key(key)
+
+
+def self_signed_certificate(common_name: str = "reconciler test app") -> tuple[str, str]:
+    """(private key PEM, certificate PEM) for an app's certificate credential, valid for 30 days."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return _pem_key(key), cert.public_bytes(serialization.Encoding.PEM).decode("ascii")

@@ -3,8 +3,8 @@
 The file is the plan's JSON (the one serializer) with a ``planfile`` section: when and for which
 tenants it was made. ``stale_reasons`` compares the evidence with the workspace as it is now, so
 ``apply FILE`` can refuse a plan whose spec or state moved. It lists every UPN, so it is written 0600.
-Loading checks every field apply relies on for its type before building the plan: a damaged or
-hand-edited file (``"refreshed": "false"``) is one error naming the file and the field.
+Loading checks every field apply relies on for its type (strict pydantic models) before building the
+plan: a damaged or hand-edited file (``"refreshed": "false"``) is one error naming the file and the field.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
 from reconciler.atomic import atomic_write_text
 from reconciler.errors import ReconcilerError
 from reconciler.plan.model import FORMAT_VERSION, Action, Plan
 from reconciler.spec.diagnostics import excerpt
+from reconciler.strict import first_fault
 
 KIND = "reconciler-plan"
-_OPTIONAL: Any = object()
-_WORDS = {str: "a string", int: "an integer", bool: "true or false", dict: "an object", list: "a list"}
 _ACTIONS = {a.value for a in Action}
 
 
@@ -91,68 +92,77 @@ def load(path: Path) -> PlanFile:
     )
 
 
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True)
+
+
+# The fields apply relies on, in the order a fault is reported; a required field that is null is missing.
+class _Meta(_Strict):
+    created: str
+    source_tenant_id: str
+    target_tenant_id: str
+    workspace: str | None = None
+
+
+class _Evidence(_Strict):
+    spec_digest: str
+    state_lineage: str
+    observed_digest: str
+    state_serial: int
+    refreshed: bool
+
+
+class _Change(_Strict):
+    address: str
+    kind: str
+    key: str
+    domain_action: str
+    reason: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    wave: str | None = None
+    status: str | None = None
+    task_id: str | None = None
+
+    @field_validator("domain_action")
+    @classmethod
+    def _known(cls, action: str) -> str:
+        if action not in _ACTIONS:
+            raise ValueError(f'unknown action "{excerpt(action, quote=True)}"')
+        return action
+
+
+class _Drift(_Strict):
+    address: str
+    kind: str
+    key: str
+    reason: str
+    before: dict[str, Any]
+    after: dict[str, Any] | None = None
+
+
+class _Diagnostic(_Strict):
+    severity: str
+    summary: str
+    detail: str | None = None
+    address: str | None = None
+
+
+class _Document(_Strict):
+    planfile: _Meta
+    evidence: _Evidence | None = None
+    resource_changes: list[_Change] | None = None
+    resource_drift: list[_Drift] | None = None
+    diagnostics: list[_Diagnostic] | None = None
+
+
 def _shape_problem(doc: dict[str, Any]) -> str | None:
     """The first field of a plan document that is missing or of the wrong type (None: all are sound)."""
     try:
-        meta = doc["planfile"]
-        for name in ("created", "source_tenant_id", "target_tenant_id"):
-            _check(meta, name, str, "planfile.")
-        _check(meta, "workspace", str, "planfile.", _OPTIONAL)
-        evidence = _check(doc, "evidence", dict, "", _OPTIONAL)
-        if evidence is not None:
-            for name in ("spec_digest", "state_lineage", "observed_digest"):
-                _check(evidence, name, str, "evidence.")
-            _check(evidence, "state_serial", int, "evidence.")
-            _check(evidence, "refreshed", bool, "evidence.")
-        for index, change in enumerate(_items(doc, "resource_changes")):
-            where = f"resource_changes[{index}]."
-            for name in ("address", "kind", "key", "domain_action", "reason"):
-                _check(change, name, str, where)
-            if change["domain_action"] not in _ACTIONS:
-                return f'{where}domain_action: unknown action "{excerpt(change["domain_action"], quote=True)}"'
-            for name in ("before", "after"):
-                _check(change, name, dict, where, _OPTIONAL)
-            for name in ("wave", "status", "task_id"):
-                _check(change, name, str, where, _OPTIONAL)
-        for index, drift in enumerate(_items(doc, "resource_drift")):
-            where = f"resource_drift[{index}]."
-            for name in ("address", "kind", "key", "reason"):
-                _check(drift, name, str, where)
-            _check(drift, "before", dict, where)
-            _check(drift, "after", dict, where, _OPTIONAL)
-        for index, diagnostic in enumerate(_items(doc, "diagnostics")):
-            where = f"diagnostics[{index}]."
-            _check(diagnostic, "severity", str, where)
-            _check(diagnostic, "summary", str, where)
-            _check(diagnostic, "detail", str, where, _OPTIONAL)
-            _check(diagnostic, "address", str, where, _OPTIONAL)
-    except _Wrong as wrong:
-        return str(wrong)
+        _Document.model_validate(doc)
+    except ValidationError as exc:
+        return first_fault(exc, null_is_missing=True, describe=_type)
     return None
-
-
-class _Wrong(Exception):
-    pass
-
-
-def _check(data: dict[str, Any], name: str, kind: type, where: str, optional: Any = None) -> Any:
-    """``data[name]`` if of type ``kind``; with ``optional=_OPTIONAL`` absent or null is allowed too."""
-    value = data.get(name)
-    if value is None:
-        if optional is _OPTIONAL:
-            return None
-        raise _Wrong(f"{where}{name} is missing")
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise _Wrong(f"{where}{name} must be {_WORDS[kind]}, got {_type(value)}")
-    return value
-
-
-def _items(doc: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    items = _check(doc, name, list, "", _OPTIONAL) or []
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise _Wrong(f"{name}[{index}] must be an object, got {_type(item)}")
-    return list(items)
 
 
 def _type(value: Any) -> str:

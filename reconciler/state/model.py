@@ -4,7 +4,8 @@ JSON with a format version, a lineage (which workspace's history this is) and a 
 every write). Never a secret or a token. Reading is strict: a state file that is not ours, from a
 newer version, or damaged (bytes that are not UTF-8 JSON, a field of the wrong type, a journal entry
 without its kind) is refused with one line naming the file and the field, and is never rewritten.
-Every field is checked for its type: ``"protect": "false"`` is damage, not ``True``.
+Every field is checked for its type (``reconciler.state.document``, pydantic models in strict mode):
+``"protect": "false"`` is damage, not ``True``.
 """
 
 from __future__ import annotations
@@ -12,61 +13,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import ReconcilerError
-from reconciler.spec.diagnostics import excerpt
+
+if TYPE_CHECKING:
+    from reconciler.state.document import ResourceDocument
 
 FORMAT_VERSION = 1
-_MISSING: Any = object()
-_TYPE_WORDS = {str: "a string", int: "an integer", bool: "true or false", dict: "an object", list: "a list"}
 
 
 class StateError(ReconcilerError):
     """The state cannot be read or is not this tool's; the message names the file."""
-
-
-class _Damaged(Exception):
-    """One field of a state document is missing or of the wrong type; the message names it."""
-
-
-def _field(data: dict[str, Any], name: str, kind: type, where: str, default: Any = _MISSING) -> Any:
-    """``data[name]`` if it has type ``kind`` (``None`` allowed when the default is ``None``)."""
-    if name not in data:
-        if default is _MISSING:
-            raise _Damaged(f"{where}{name} is missing")
-        return default
-    value = data[name]
-    if value is None and default is None:
-        return None
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise _Damaged(f"{where}{name} must be {_TYPE_WORDS[kind]}, got {_json_type(value)}")
-    return value
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    for kind, word in _TYPE_WORDS.items():
-        if isinstance(value, kind):
-            return word.replace("true or false", "a boolean")
-    return "a number" if isinstance(value, float) else type(value).__name__
-
-
-def _journal_entry(data: Any, index: int) -> dict[str, Any]:
-    """An intent of apply's journal: the fields a rerun needs to resolve it, of the right types."""
-    where = f"journal[{index}]."
-    if not isinstance(data, dict):
-        raise _Damaged(f"journal[{index}] must be an object, got {_json_type(data)}")
-    for name in ("id", "kind", "key", "address"):
-        _field(data, name, str, where)
-    attempt = _field(data, "attempt", int, where, None)
-    if attempt is not None and attempt < 1:
-        raise _Damaged(f"{where}attempt must be 1 or more, got {attempt}")
-    _field(data, "after", dict, where, None)
-    return data
 
 
 @dataclass
@@ -95,20 +53,15 @@ class ResourceState:
 
     @classmethod
     def from_json(cls, data: Any, where: str = "") -> ResourceState:
-        """Checked field by field; raises ``_Damaged`` (``State.from_json`` names the file)."""
-        if not isinstance(data, dict):
-            raise _Damaged(f"{where.rstrip('.') or 'resource'} must be an object, got {_json_type(data)}")
-        attempt = _field(data, "attempt", int, where, 1)
-        if attempt < 1:
-            raise _Damaged(f"{where}attempt must be 1 or more, got {attempt}")
+        """Checked for every field's type; raises ``document.Damaged`` (``State.from_json`` names the file)."""
+        from reconciler.state.document import validate_resource  # pydantic: not for the planner's imports
+
+        return cls.of(validate_resource(data, where))
+
+    @classmethod
+    def of(cls, doc: ResourceDocument) -> ResourceState:
         return cls(
-            kind=_field(data, "kind", str, where),
-            key=_field(data, "key", str, where),
-            last_applied=dict(_field(data, "last_applied", dict, where, None) or {}),
-            task_id=_field(data, "task_id", str, where, None),
-            attempt=attempt,
-            protect=_field(data, "protect", bool, where, False),
-            validated=_field(data, "validated", str, where, None),
+            doc.kind, doc.key, dict(doc.last_applied or {}), doc.task_id, doc.attempt, doc.protect, doc.validated
         )
 
 
@@ -138,20 +91,15 @@ class State:
                 f"{source}: state format_version {version!r} is not supported (this tool reads "
                 f"{FORMAT_VERSION}); upgrade reconciler"
             )
+        from reconciler.state.document import Damaged, validate_state  # pydantic: not for the planner's imports
+
         try:
-            lineage = _field(data, "lineage", str, "")
-            serial = _field(data, "serial", int, "")
-            if serial < 0:
-                raise _Damaged(f"serial must be 0 or more, got {serial}")
-            raw = _field(data, "resources", dict, "", None) or {}
-            resources = {
-                address: ResourceState.from_json(r, f'resources["{excerpt(address, quote=True)}"].')
-                for address, r in raw.items()
-            }
-            entries = _field(data, "journal", list, "", None) or []
-            journal = [_journal_entry(entry, index) for index, entry in enumerate(entries)]
-        except _Damaged as exc:
+            doc = validate_state(data)
+        except Damaged as exc:
             raise StateError(f"{source}: the state is damaged: {exc}; it was left as it is") from None
+        lineage, serial = doc.lineage, doc.serial
+        resources = {address: ResourceState.of(r) for address, r in (doc.resources or {}).items()}
+        journal: list[dict[str, Any]] = list(data.get("journal") or [])  # as written: a rerun reads all of it
         return cls(lineage, serial, resources, journal)
 
     @classmethod

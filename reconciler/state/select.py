@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reconciler.state.backend import LocalBackend, StateBackend
+from reconciler.state.backend import StateBackend
+from reconciler.state.local import LocalBackend
 from reconciler.workspace.config import AzureBlobStateConfig
 
 if TYPE_CHECKING:

@@ -139,7 +139,7 @@ def test_kill_9_mid_apply_then_rerun_never_starts_a_task_twice(workspace: Path, 
 
 
 def test_a_live_lock_stops_a_second_run_and_unlock_breaks_it(workspace: Path) -> None:
-    from reconciler.state.backend import LocalBackend
+    from reconciler.state.local import LocalBackend
 
     backend = LocalBackend(workspace / ".reconciler" / "state.json")
     held = backend.lock("apply")  # held by this (live) test process

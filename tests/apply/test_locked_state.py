@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.operations.common import locked_state
-from reconciler.state.backend import LocalBackend, StateLocked
+from reconciler.state.backend import StateLocked
+from reconciler.state.local import LocalBackend
 from reconciler.state.model import ResourceState
 
 

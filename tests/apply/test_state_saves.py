@@ -15,7 +15,7 @@ import pytest
 import reconciler.operations.apply as applying
 from reconciler.apply import executor
 from reconciler.operations.apply import ApplyOptions, run_apply
-from reconciler.state.backend import LocalBackend
+from reconciler.state.local import LocalBackend
 from reconciler.state.model import State
 from reconciler.workspace.loader import load_workspace
 from tests.conftest import Emulator

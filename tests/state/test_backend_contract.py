@@ -1,13 +1,12 @@
 """One contract, every backend: the local file and the Azure blob (on Azurite) behave the same.
 
 Each ``Store`` makes independent backend instances on one shared store, as separate runs would;
-``crash`` leaves a lock the way a killed run does (local: its process is gone; blob: its lease is no
-longer renewed and lapses).
+``crash`` leaves a lock the way a killed run does (local: its OS lock is let go and its holder file
+stays; blob: its lease is no longer renewed and lapses). A real kill -9 of a local holder is below.
 """
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.state.backend import LocalBackend, LockInfo, StateBackend, StateConflict, StateLocked
+from reconciler.state.backend import LockInfo, StateBackend, StateConflict, StateLocked
+from reconciler.state.local import LocalBackend
 from reconciler.state.model import ResourceState, State, StateError
 
 LEASE = 15  # the shortest lease Azure allows: the expiry test waits for it once
@@ -31,16 +31,10 @@ class Store:
     crash_wait: float  # how long a crashed run's lock may take to lapse
 
 
-def _dead_pid() -> int:
-    proc = subprocess.Popen(["true"])
-    proc.wait()
-    return proc.pid
-
-
 def _local_crash(backend: StateBackend, lock: LockInfo) -> None:
     assert isinstance(backend, LocalBackend)
-    text = backend.lock_path.read_text(encoding="utf-8").replace(f'"PID": {lock.pid}', f'"PID": {_dead_pid()}')
-    backend.lock_path.write_text(text, encoding="utf-8")
+    backend.abandon()
+    assert backend.lock_path.exists(), "a crash leaves the holder file behind"
 
 
 def _blob_crash(backend: StateBackend, lock: LockInfo) -> None:

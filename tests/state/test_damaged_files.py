@@ -14,7 +14,7 @@ import pytest
 
 from reconciler.plan import planfile
 from reconciler.plan.model import Action, Change, Evidence, Plan
-from reconciler.state.backend import LocalBackend
+from reconciler.state.local import LocalBackend
 from reconciler.state.model import State, StateError
 from tests.conftest import Emulator, run_cli
 
@@ -48,6 +48,16 @@ DAMAGED_STATES = {
     ),
     "serial-as-bool": (_state(serial=True), "serial must be an integer, got a boolean"),
     "resources-as-list": (_state(resources=[]), "resources must be an object, got a list"),
+    "serial-negative": (_state(serial=-1), "serial must be 0 or more, got -1"),
+    "lineage-missing": (_state(lineage=None), "lineage must be a string, got null"),
+    "attempt-zero": (
+        _state(resources={ADDRESS: {**GOOD_RESOURCE, "attempt": 0}}),
+        f'resources["{ADDRESS.replace(chr(34), chr(92) + chr(34))}"].attempt must be 1 or more, got 0',
+    ),
+    "journal-attempt-as-number": (
+        _state(journal=[{"id": "1", "kind": "start", "key": "k", "address": ADDRESS, "attempt": 2.0}]),
+        "journal[0].attempt must be an integer, got a number",
+    ),
 }
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.state.backend import LocalBackend
+from reconciler.state.local import LocalBackend
 from reconciler.state.model import ResourceState, State, StateError
 from reconciler.state.transfer import pull, push, read_state_file
 
