@@ -102,16 +102,19 @@ def context(
     )
 
 
+def plan_from_state(workspace: Workspace, state: State, options: PlanOptions) -> tuple[Plan, PlanContext]:
+    """``--no-refresh``: plan against state's last applied values, without an event loop (nothing to await)."""
+    ctx = context(workspace, None, override_mapping_holds=options.override_mapping_holds)
+    observed = observed_from_state(state)
+    return plan(workspace.desired, observed, state, dataclasses.replace(ctx, refreshed=False), options.selection), ctx
+
+
 async def run_plan(
     workspace: Workspace, state: State, options: PlanOptions, meter: Meter | None = None
 ) -> tuple[Plan, PlanContext]:
     """Refresh (unless told not to) and plan. Raises ``CredentialError`` or ``GraphError`` on failure."""
     if not options.refresh:
-        ctx = context(workspace, None, override_mapping_holds=options.override_mapping_holds)
-        observed = observed_from_state(state)
-        return plan(
-            workspace.desired, observed, state, dataclasses.replace(ctx, refreshed=False), options.selection
-        ), ctx
+        return plan_from_state(workspace, state, options)
     connection, client = connect(workspace, GraphSettings(max_concurrency=options.parallelism))
     ctx = context(workspace, connection, override_mapping_holds=options.override_mapping_holds)
     async with client as graph:

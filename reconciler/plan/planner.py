@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from reconciler.gcpause import gc_paused
 from reconciler.kinds import BY_NAME, KIND_ORDER, TASK_KINDS
 from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
 from reconciler.plan.model import (
@@ -89,6 +90,17 @@ def plan(
     state: State,
     ctx: PlanContext,
     selection: Selection | None = None,
+) -> Plan:
+    with gc_paused():
+        return _plan(desired, observed, state, ctx, selection)
+
+
+def _plan(
+    desired: Desired,
+    observed: Observed,
+    state: State,
+    ctx: PlanContext,
+    selection: Selection | None,
 ) -> Plan:
     select = selection or Selection()
     b = _Builder(ctx)

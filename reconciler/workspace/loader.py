@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from reconciler.gcpause import gc_paused
 from reconciler.spec.desired import Desired
 from reconciler.spec.diagnostics import Diagnostics, SourceRange, excerpt
 from reconciler.spec.files import OUTSIDE, OUTSIDE_DETAIL, file_problem, inside
@@ -125,6 +126,11 @@ def load_config(
 
 
 def load_workspace(root: Path | str = ".") -> Workspace:
+    with gc_paused():
+        return _load_workspace(root)
+
+
+def _load_workspace(root: Path | str) -> Workspace:
     display_root = str(root)
     root = Path(root)
     diags = Diagnostics()
