@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install azurite demo test check lint types pytest bench bench-graph bench-spec bench-export bench-apply schemas clean
+.PHONY: install azurite demo test check lint types pytest bench bench-graph bench-spec bench-export bench-apply bench-plan schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ bench-export: install
 
 bench-apply: install
 	$(PY) bench/apply_requests.py
+
+bench-plan: install
+	$(PY) bench/plan_scale.py
 
 schemas: install
 	$(PY) -m reconciler.workspace.schema

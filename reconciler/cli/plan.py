@@ -71,6 +71,7 @@ def plan(
     no_color: bool,
 ) -> None:
     """Show what apply would change: refresh live state, compare with the spec and the state."""
+    from reconciler.gcpause import gc_paused
     from reconciler.operations.plan import PlanOptions, plan_from_state, run_plan
     from reconciler.plan import planfile
 
@@ -94,10 +95,12 @@ def plan(
         result, ctx = held[0]
     else:
         result, ctx = plan_from_state(ws, state, options)
-    if out is not None:
-        planfile.save(out, result, ctx.source_tenant_id, ctx.target_tenant_id, ws.root)
     artifact = str(out) if out else None
-    click.echo(render_plan(result, output, color=use_color(no_color), compact=compact, artifact=artifact).rstrip("\n"))
+    with gc_paused():  # loading and planning pause it too: rendering 120,000 changes need not walk them again
+        if out is not None:
+            planfile.save(out, result, ctx.source_tenant_id, ctx.target_tenant_id, ws.root)
+        rendered = render_plan(result, output, color=use_color(no_color), compact=compact, artifact=artifact)
+    click.echo(rendered.rstrip("\n"))
     if output == "text" and out is None and result.has_changes:
         click.echo(
             "\nNote: you didn't use -out to save this plan, so `reconciler apply` cannot guarantee to take "

@@ -91,9 +91,15 @@ def symbol_color(symbol: str) -> str:
     return _SYMBOL_COLORS.get(symbol, _CYAN)
 
 
+_VALUE_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
+_encode_string = json.encoder.encode_basestring  # what the encoder above writes for a str (ensure_ascii=False)
+
+
 def format_value(value: Any) -> str:
     """JSON-style: strings quoted, ``null``, nested values inline (one line, keys sorted)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    if type(value) is str:  # most values; the same text json.dumps writes, without building an encoder
+        return _encode_string(value)
+    return _VALUE_ENCODER.encode(value)
 
 
 def one_line(text: str) -> str:

@@ -1,0 +1,233 @@
+"""Benchmark: pure plan of 100,000 user mappings (CSV) + 20,000 migrations (YAML), and start-up.
+
+    .venv/bin/python bench/plan_scale.py [--users 100000] [--user-migrations 18000] [--sites 1500]
+        [--groups 500] [--runs 3] [--baseline PATH]
+
+Builds the workspace with examples/large/generate.py, then for this checkout (and, with ``--baseline``,
+another checkout of the project, run side by side in the same run on the same workspace):
+
+* in-process phases, in a fresh interpreter: import, read (YAML and CSV into validated items), resolve
+  (defaults, waves, cross-item checks), plan (``--no-refresh``: state's values as the observed ones,
+  spec digest included), render text, render JSON; with the peak RSS of that interpreter;
+* the CLI end to end (median of ``--runs``): ``validate WS``, ``plan WS --no-refresh`` (text to a pipe)
+  and ``plan WS --no-refresh -out FILE``, wall time and peak RSS of the child (``os.wait4``);
+* start-up: ``reconciler --version`` and ``--help`` against ``python -c 'import click, pydantic, ruamel.yaml'``.
+
+Targets (issue 13, 2-core machine): plan under 4 s and 400 MiB, validate under 3 s, ``--version`` and
+``--help`` within 2x of the bare imports. Figures are printed and written to bench/results/plan_scale.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAN_SECONDS, PLAN_BYTES, VALIDATE_SECONDS, STARTUP_RATIO = 4.0, 400 << 20, 3.0, 2.0
+
+# Runs in a fresh interpreter with the checkout first on sys.path; uses only functions both the current
+# and earlier checkouts have (the loader's read_specs and resolve are timed by wrapping them in place).
+_PHASES = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+import dataclasses
+from reconciler.workspace import loader
+from reconciler.operations.plan import context, observed_from_state
+from reconciler.plan.planner import plan
+from reconciler.plan.selection import Selection
+from reconciler.plan.render_text import render_text
+from reconciler.cli.common import read_state, render_plan
+times = {"import": time.perf_counter() - t0}
+def timed(name, fn):
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            times[name] = time.perf_counter() - start
+    return wrapper
+loader.read_specs = timed("read", loader.read_specs)
+loader.resolve = timed("resolve", loader.resolve)
+start = time.perf_counter()
+ws = loader.load_workspace(sys.argv[1])
+times["load"] = time.perf_counter() - start
+state = read_state(ws)
+start = time.perf_counter()
+ctx = dataclasses.replace(context(ws, None), refreshed=False)
+result = plan(ws.desired, observed_from_state(state), state, ctx, Selection())
+times["plan"] = time.perf_counter() - start
+start = time.perf_counter()
+text = render_text(result, color=False)
+times["render_text"] = time.perf_counter() - start
+start = time.perf_counter()
+doc = render_plan(result, "json", color=False)
+times["render_json"] = time.perf_counter() - start
+times["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+times["changes"] = len(result.changes)
+times["errors"] = ws.diagnostics.count("error")
+print(json.dumps(times))
+"""
+
+
+def _generator() -> Any:
+    spec = importlib.util.spec_from_file_location("large_generate", ROOT / "examples" / "large" / "generate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _env(checkout: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(checkout), "NO_COLOR": "1"}
+
+
+def run_child(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, int]:
+    """(wall seconds, peak RSS bytes, exit code) of one child, its output discarded."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_maxrss * 1024, proc.returncode
+
+
+def median_run(args: list[str], env: dict[str, str], cwd: Path, runs: int) -> dict[str, Any]:
+    samples = [run_child(args, env, cwd) for _ in range(runs)]
+    return {
+        "seconds": statistics.median(s[0] for s in samples),
+        "peak_rss_bytes": max(s[1] for s in samples),
+        "exit": max(s[2] for s in samples),
+    }
+
+
+def measure(checkout: Path, workspace: Path, runs: int, startup_runs: int) -> dict[str, Any]:
+    env = _env(checkout)
+    out = subprocess.run(
+        [sys.executable, "-c", _PHASES, str(workspace)], env=env, cwd=checkout, capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"phases failed in {checkout}:\n{out.stderr[-2000:]}")
+    cli = [sys.executable, "-m", "reconciler"]
+    planfile = workspace.parent / "plan.json"
+    return {
+        "phases": json.loads(out.stdout),
+        "validate": median_run([*cli, "validate", str(workspace)], env, checkout, runs),
+        "plan": median_run([*cli, "plan", str(workspace), "--no-refresh"], env, checkout, runs),
+        "plan_out": median_run(
+            [*cli, "plan", str(workspace), "--no-refresh", "-out", str(planfile)], env, checkout, runs
+        ),
+        "version": median_run([*cli, "--version"], env, checkout, startup_runs),
+        "help": median_run([*cli, "--help"], env, checkout, startup_runs),
+        "bare_imports": median_run(
+            [sys.executable, "-c", "import click, pydantic, ruamel.yaml"], env, checkout, startup_runs
+        ),
+    }
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:.0f} MiB"
+
+
+def report(results: dict[str, dict[str, Any]]) -> list[str]:
+    names = list(results)
+    lines = [f"{'':28}" + "".join(f"{n:>24}" for n in names)]
+    phases = ("import", "read", "resolve", "load", "plan", "render_text", "render_json")
+    for phase in phases:
+        lines.append(f"{'phase ' + phase:28}" + "".join(f"{results[n]['phases'][phase]:>22.2f} s" for n in names))
+    lines.append(
+        f"{'phases peak RSS':28}" + "".join(f"{_mib(results[n]['phases']['peak_rss_bytes']):>24}" for n in names)
+    )
+    for key, label in (
+        ("validate", "CLI validate"),
+        ("plan", "CLI plan --no-refresh"),
+        ("plan_out", "CLI plan --no-refresh -out"),
+        ("version", "--version"),
+        ("help", "--help"),
+        ("bare_imports", "import click,pydantic,ruamel"),
+    ):
+        cells = "".join(
+            f"{results[n][key]['seconds']:>9.2f} s {_mib(results[n][key]['peak_rss_bytes']):>10}"
+            + ("!" if results[n][key]["exit"] else " ")
+            for n in names
+        )
+        lines.append(f"{label:28}{cells}")
+    for n in names:
+        r = results[n]
+        bare = r["bare_imports"]["seconds"]
+        lines.append(
+            f"{n}: --version {r['version']['seconds'] / bare:.2f}x and --help {r['help']['seconds'] / bare:.2f}x "
+            f"the bare imports; {r['phases']['changes']:,} changes, {r['phases']['errors']} errors"
+        )
+    return lines
+
+
+def targets_met(r: dict[str, Any]) -> bool:
+    bare = r["bare_imports"]["seconds"]
+    return (
+        r["plan"]["seconds"] < PLAN_SECONDS
+        and r["plan"]["peak_rss_bytes"] < PLAN_BYTES
+        and r["validate"]["seconds"] < VALIDATE_SECONDS
+        and r["version"]["seconds"] < STARTUP_RATIO * bare
+        and r["help"]["seconds"] < STARTUP_RATIO * bare
+        and not any(r[k]["exit"] for k in ("validate", "plan", "plan_out", "version", "help"))
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000, help="user mappings in the identity-map CSV")
+    parser.add_argument("--user-migrations", type=int, default=18_000, help="user migrations in YAML")
+    parser.add_argument("--sites", type=int, default=1_500, help="site migrations in YAML")
+    parser.add_argument("--groups", type=int, default=500, help="group migrations in YAML (and mappings in CSV)")
+    parser.add_argument("--runs", type=int, default=3, help="CLI runs per command (the median is reported)")
+    parser.add_argument("--startup-runs", type=int, default=7, help="runs of --version, --help and the bare imports")
+    parser.add_argument("--baseline", type=Path, help="another checkout of the project to measure side by side")
+    args = parser.parse_args()
+    checkouts = {"this": ROOT}
+    if args.baseline is not None:
+        if not (args.baseline / "reconciler" / "__init__.py").is_file():
+            parser.error(f"--baseline {args.baseline}: not a checkout of the project (no reconciler/__init__.py)")
+        checkouts["baseline"] = args.baseline.resolve()
+    with tempfile.TemporaryDirectory(prefix="plan-scale-") as tmp:
+        workspace = Path(tmp) / "ws"
+        start = time.perf_counter()
+        _generator().generate(
+            workspace,
+            users=args.users,
+            sites=args.sites,
+            groups=args.groups,
+            yaml_user_migrations=args.user_migrations,
+            csv_user_migrations=False,
+        )
+        generated = time.perf_counter() - start
+        results: dict[str, dict[str, Any]] = {}
+        for name, checkout in checkouts.items():
+            results[name] = measure(checkout, workspace, args.runs, args.startup_runs)
+    print(
+        f"workspace: {args.users:,} user mappings + {args.groups:,} group mappings in CSV, "
+        f"{args.user_migrations + args.sites + args.groups:,} migrations in YAML; generated in {generated:.1f} s"
+    )
+    print("\n".join(report(results)))
+    ok = targets_met(results["this"])
+    print(
+        f"targets (plan < {PLAN_SECONDS:.0f} s and < {_mib(PLAN_BYTES)}, validate < {VALIDATE_SECONDS:.0f} s, "
+        f"start-up < {STARTUP_RATIO:.0f}x the bare imports): {'met' if ok else 'MISSED'}"
+    )
+    results_dir = ROOT / "bench" / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / "plan_scale.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
