@@ -105,7 +105,9 @@ def _plan_markdown(plan: Plan, *, color: bool, compact: bool, artifact: str | No
 
 
 def _plan_json(plan: Plan, *, color: bool, compact: bool, artifact: str | None) -> str:
-    return json.dumps(plan.to_json(), indent=2, ensure_ascii=False)
+    from reconciler.jsonindent import dumps_indented
+
+    return dumps_indented(plan.to_json(), indent=2, ensure_ascii=False)
 
 
 PLAN_RENDERERS: dict[str, Callable[..., str]] = {"text": _plan_text, "markdown": _plan_markdown, "json": _plan_json}

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from reconciler.atomic import atomic_write_text
 from reconciler.errors import ReconcilerError
+from reconciler.jsonindent import dumps_indented
 from reconciler.plan.model import FORMAT_VERSION, Action, Plan
 from reconciler.spec.diagnostics import excerpt
 from reconciler.strict import first_fault
@@ -50,7 +51,7 @@ def save(path: Path, plan: Plan, source_tenant_id: str, target_tenant_id: str, w
     }
     if workspace is not None:
         doc["planfile"]["workspace"] = str(workspace.resolve())
-    atomic_write_text(path, json.dumps(doc, indent=1) + "\n", mode=0o600)
+    atomic_write_text(path, dumps_indented(doc, indent=1) + "\n", mode=0o600)
 
 
 def load(path: Path) -> PlanFile:

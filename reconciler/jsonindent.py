@@ -1,0 +1,88 @@
+"""``json.dumps(obj, indent=N)`` with the same bytes, several times faster for large documents.
+
+CPython's C encoder cannot indent, so an indented dump of a 120,000-change plan runs the pure-Python
+encoder over millions of values (about 2.5 s). Here every container whose members are all scalars (most
+of a plan: each change's ``before``/``after``/``actions``) is written by the C encoder, whose item
+separator is given the newline and indentation of its depth; only the containers above those are
+walked in Python. Anything unusual (a non-string key above the flat level, a value json would hand to
+``default``) falls back to ``json.dumps`` itself, so the output is always what ``json.dumps`` writes.
+"""
+
+from __future__ import annotations
+
+import json
+from json.encoder import encode_basestring, encode_basestring_ascii
+from typing import Any
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+class _Unusual(Exception):
+    """A value this module does not write itself; json.dumps writes the whole document instead."""
+
+
+def dumps_indented(obj: Any, *, indent: int, ensure_ascii: bool = True) -> str:
+    try:
+        return _Writer(indent, ensure_ascii).write(obj, 0)
+    except _Unusual:
+        return json.dumps(obj, indent=indent, ensure_ascii=ensure_ascii)
+
+
+class _Writer:
+    def __init__(self, indent: int, ensure_ascii: bool) -> None:
+        self.indent = indent
+        self.ensure_ascii = ensure_ascii
+        self.key = encode_basestring_ascii if ensure_ascii else encode_basestring
+        self.flat: dict[int, json.JSONEncoder] = {}
+        self.scalar = json.JSONEncoder(ensure_ascii=ensure_ascii)
+
+    def _flat(self, depth: int) -> json.JSONEncoder:
+        encoder = self.flat.get(depth)
+        if encoder is None:
+            pad = "\n" + " " * (self.indent * (depth + 1))
+            encoder = self.flat[depth] = json.JSONEncoder(ensure_ascii=self.ensure_ascii, separators=("," + pad, ": "))
+        return encoder
+
+    def write(self, obj: Any, depth: int) -> str:
+        kind = type(obj)
+        if kind is str:
+            return self.key(obj)
+        if obj is None:
+            return "null"
+        if obj is True:
+            return "true"
+        if obj is False:
+            return "false"
+        if kind is int:
+            return int.__repr__(obj)
+        if kind is float:
+            return self.scalar.encode(obj)
+        if kind is dict:
+            members = obj.values()
+        elif kind is list or kind is tuple:
+            members = obj
+        else:
+            raise _Unusual
+        if not members:
+            return "{}" if kind is dict else "[]"
+        inner = " " * (self.indent * (depth + 1))
+        outer = " " * (self.indent * depth)
+        sep = ",\n" + inner
+        if all(type(m) in _SCALARS for m in members):
+            text = self._flat(depth).encode(obj)
+            return f"{text[0]}\n{inner}{text[1:-1]}\n{outer}{text[-1]}"
+        if kind is dict:
+            if not all(type(k) is str for k in obj):
+                raise _Unusual
+            key = self.key
+            parts = []
+            for k, v in obj.items():
+                # The common scalars inline: a call per value is most of the cost at 1.8 million values.
+                if type(v) is str:
+                    parts.append(f"{key(k)}: {key(v)}")
+                elif v is None:
+                    parts.append(f"{key(k)}: null")
+                else:
+                    parts.append(f"{key(k)}: {self.write(v, depth + 1)}")
+            return f"{{\n{inner}{sep.join(parts)}\n{outer}}}"
+        return f"[\n{inner}{sep.join([self.write(m, depth + 1) for m in obj])}\n{outer}]"

@@ -1,0 +1,59 @@
+"""reconciler.jsonindent writes exactly what json.dumps(indent=N) writes (saved plans and --format json)."""
+
+from __future__ import annotations
+
+import enum
+import json
+import random
+from typing import Any
+
+import pytest
+
+from reconciler.jsonindent import dumps_indented
+
+_LEAVES: list[Any] = ["a", 'é\n"\\', "\u2028x", "", 1, -3, 10**30, 2.5, float("inf"), True, False, None]
+
+
+class _Colour(enum.StrEnum):
+    RED = "red"
+
+
+def _random_value(rng: random.Random, depth: int) -> Any:
+    roll = rng.random()
+    if depth > 4 or roll < 0.5:
+        return rng.choice(_LEAVES)
+    if roll < 0.75:
+        return {
+            rng.choice(["k", "é", 'a"', "z"]) + str(i): _random_value(rng, depth + 1) for i in range(rng.randint(0, 4))
+        }
+    members = [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    return members if rng.random() < 0.8 else tuple(members)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_documents_match_json_dumps(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(500):
+        doc = _random_value(rng, 0)
+        for indent in (1, 2):
+            for ensure_ascii in (True, False):
+                expected = json.dumps(doc, indent=indent, ensure_ascii=ensure_ascii)
+                assert dumps_indented(doc, indent=indent, ensure_ascii=ensure_ascii) == expected
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {1: [1, 2], "a": {"b": [None]}},  # a non-string key above the flat level
+        {"colour": _Colour.RED, "nested": {"c": [_Colour.RED, {"d": 1}]}},  # str subclasses
+        {"x": {None: {"y": 1.5}}, "z": {2.0: True}},
+        [[], {}, [[]], {"e": {}}],
+    ],
+)
+def test_unusual_values_are_written_as_json_dumps_writes_them(doc: Any) -> None:
+    assert dumps_indented(doc, indent=2, ensure_ascii=False) == json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def test_values_json_cannot_write_raise_the_same_error() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        dumps_indented({"a": {"b": [{1, 2}]}}, indent=1)
