@@ -100,7 +100,11 @@ def plan(
         if out is not None:
             planfile.save(out, result, ctx.source_tenant_id, ctx.target_tenant_id, ws.root)
         rendered = render_plan(result, output, color=use_color(no_color), compact=compact, artifact=artifact)
-    click.echo(rendered.rstrip("\n"))
+    if rendered.endswith("\n") and not rendered.endswith("\n\n"):
+        click.echo(rendered, nl=False)  # what the line below prints, without two copies of a 60 MB text
+    else:
+        click.echo(rendered.rstrip("\n"))
+    del rendered
     if output == "text" and out is None and result.has_changes:
         click.echo(
             "\nNote: you didn't use -out to save this plan, so `reconciler apply` cannot guarantee to take "
