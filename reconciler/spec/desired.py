@@ -280,12 +280,13 @@ class Desired:
 
     def digest(self) -> str:
         """SHA-256 of the desired values, independent of file layout, order and comments (plan staleness)."""
-        # One line per item, as json.dumps(..., sort_keys=True, default=str) writes it; one shared encoder
-        # and one hash update instead of 120,000 of each (the digest must not change: saved plans hold it).
+        # One line per item, as json.dumps(..., sort_keys=True, default=str) writes it, through one shared
+        # encoder instead of one built per item (the digest must not change: saved plans hold it).
+        h = hashlib.sha256()
         encode = _DIGEST_ENCODER.encode
-        lines = [encode([item.address, values(item)]) for item in sorted(self.items(), key=_by_address)]
-        lines.append("")
-        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+        for item in sorted(self.items(), key=_by_address):
+            h.update(f"{encode([item.address, values(item)])}\n".encode())
+        return h.hexdigest()
 
 
 _DIGEST_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
