@@ -25,18 +25,27 @@ def _pem_key(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> str:
     ).decode("ascii")
 
 
-def new_ca() -> CertificateAuthority:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "reconciler Graph emulator local CA")])
+def _self_signed(
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, common_name: str, *, days: int
+) -> x509.CertificateBuilder:
+    """A certificate issued by its own subject, valid from yesterday for ``days``; extensions are the caller's."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.now(UTC)
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=3650))
+        .not_valid_after(now + timedelta(days=days))
+    )
+
+
+def new_ca() -> CertificateAuthority:
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        _self_signed(key, "reconciler Graph emulator local CA", days=3650)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -91,16 +100,5 @@ def server_certificate(ca: CertificateAuthority, hosts: list[str]) -> tuple[str,
 def self_signed_certificate(common_name: str = "reconciler test app") -> tuple[str, str]:
     """(private key PEM, certificate PEM) for an app's certificate credential, valid for 30 days."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
+    cert = _self_signed(key, common_name, days=30).sign(key, hashes.SHA256())
     return _pem_key(key), cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
