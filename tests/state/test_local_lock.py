@@ -11,7 +11,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -49,10 +48,8 @@ def test_a_live_holder_in_another_process_keeps_the_lock_and_a_killed_one_frees_
     held = LocalBackend(path).holder()
     assert held is not None
     assert held.id == lock_id, "a killed run leaves its holder file behind"
-    started = time.monotonic()
     backend = LocalBackend(path)
-    lock = backend.lock("apply")
-    assert time.monotonic() - started < 1, "the dead holder's lock is taken without waiting"
+    lock = backend.lock("apply", timeout=0)  # no waiting allowed: a dead holder's lock is free at once
     seen = LocalBackend(path).holder()
     assert seen is not None
     assert seen.id == lock.id
