@@ -60,8 +60,11 @@ _LEASE_LOST = {
 }
 
 
-def client_from_config(config: AzureBlobStateConfig, env: dict[str, str] | None = None) -> BlobClient:
-    """The blob's client, authenticated as ``reconciler.yaml`` says; secrets only from the environment."""
+def client_from_config(config: AzureBlobStateConfig, env: dict[str, str] | None = None, **options: Any) -> BlobClient:
+    """The blob's client, authenticated as ``reconciler.yaml`` says; secrets only from the environment.
+
+    ``options`` go to the SDK client (``doctor`` passes ``retry_total=0`` to learn about an unreachable
+    account in seconds rather than after the SDK's minute of retries)."""
     env = dict(os.environ) if env is None else env
     auth = config.auth
     if auth.type == "connection_string":
@@ -72,7 +75,7 @@ def client_from_config(config: AzureBlobStateConfig, env: dict[str, str] | None 
                 "connection string) is not set"
             )
         try:
-            return BlobClient.from_connection_string(value, config.container, config.blob)
+            return BlobClient.from_connection_string(value, config.container, config.blob, **options)
         except ValueError as exc:
             raise StateError(
                 f"state.auth: {auth.connection_string_env} is not a valid storage connection string ({exc})"
@@ -82,11 +85,11 @@ def client_from_config(config: AzureBlobStateConfig, env: dict[str, str] | None 
         token = env.get(auth.sas_token_env, "").strip().lstrip("?")
         if not token:
             raise StateError(f"state.auth: the environment variable {auth.sas_token_env} (a SAS token) is not set")
-        return BlobClient(config.account_url, config.container, config.blob, credential=token)
+        return BlobClient(config.account_url, config.container, config.blob, credential=token, **options)
     from azure.identity import DefaultAzureCredential  # slow to import; only this mode needs it
 
     credential = DefaultAzureCredential(managed_identity_client_id=auth.managed_identity_client_id)
-    return BlobClient(config.account_url, config.container, config.blob, credential=credential)
+    return BlobClient(config.account_url, config.container, config.blob, credential=credential, **options)
 
 
 class AzureBlobBackend:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconciler.state.backend import StateBackend
 from reconciler.state.local import LocalBackend
@@ -12,12 +12,14 @@ if TYPE_CHECKING:
     from reconciler.workspace.loader import Workspace
 
 
-def open_backend(ws: Workspace) -> StateBackend:
-    """A fresh backend instance for one run (it remembers the version it read and the lock it holds)."""
+def open_backend(ws: Workspace, **client_options: Any) -> StateBackend:
+    """A fresh backend instance for one run (it remembers the version it read and the lock it holds).
+
+    ``client_options`` go to a remote backend's SDK client (retries, timeouts); the local file has none."""
     config = ws.config.state if ws.config is not None else None
     if isinstance(config, AzureBlobStateConfig):
         # Imported here: the Azure SDK is slow to import and most runs use the local file.
         from reconciler.state.azure_blob import AzureBlobBackend, client_from_config
 
-        return AzureBlobBackend(client_from_config(config), config.lease_seconds)
+        return AzureBlobBackend(client_from_config(config, **client_options), config.lease_seconds)
     return LocalBackend(ws.state_path)

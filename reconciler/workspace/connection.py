@@ -54,64 +54,96 @@ class Connection:
     target: TenantConnection
 
 
+@dataclass(frozen=True)
+class Endpoints:
+    """Where both tenants are reached: from ``graph:`` in reconciler.yaml, or the emulator connection file."""
+
+    graph_base_url: str
+    authority_base_url: str
+    ca_file: Path | None
+    emulator: EmulatorConnection | None = None
+
+
 def resolve_connection(workspace: Workspace, environ: Mapping[str, str] | None = None) -> Connection:
     """Endpoints and signed-in identities for both tenants; raises ``CredentialError``."""
+    if workspace.config is None or workspace.source is None or workspace.target is None or not workspace.ok:
+        raise CredentialError("the workspace has errors; run `reconciler validate` to see them")
+    where = endpoints(workspace)
+    return Connection(
+        resolve_tenant(workspace, "source", where, environ), resolve_tenant(workspace, "target", where, environ)
+    )
+
+
+def endpoints(workspace: Workspace) -> Endpoints:
+    """The endpoints and CA bundle of a workspace whose reconciler.yaml loaded; raises ``CredentialError``."""
+    config = workspace.config
+    if config is None:
+        raise CredentialError("the workspace has errors; run `reconciler validate` to see them")
+    if config.emulator is None:
+        ca = _path(workspace.root, config.graph.ca_bundle) if config.graph.ca_bundle else None
+        return Endpoints(config.graph.graph_base_url, config.graph.authority_base_url, ca)
+    path = _path(workspace.root, config.emulator.connection_file)
+    if not path.is_file():
+        raise CredentialError(f"emulator connection file {_shown(path)} does not exist; is the emulator running?")
+    diags = Diagnostics()
+    emulator = read_emulator_connection(path, str(path), diags)
+    if emulator is None:
+        first = diags.sorted()[0].render() if len(diags) else str(path)
+        raise CredentialError(f"cannot read the emulator connection file: {first}")
+    return Endpoints(emulator.graph_base_url, emulator.authority_base_url, Path(emulator.ca_file), emulator)
+
+
+def refused_host(
+    workspace: Workspace, role: str, where: Endpoints, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The refusal when ``role``'s credential is a real one and an endpoint is not a trusted host, else None."""
     env = os.environ if environ is None else environ
     config = workspace.config
-    if config is None or workspace.source is None or workspace.target is None or not workspace.ok:
+    ref = getattr(config, role).credentials if config is not None else None
+    if ref is None or ref.type == "emulator":
+        return None  # the emulator's own app: its secret means nothing anywhere else
+    for field, url, known in (
+        ("authority_base_url", where.authority_base_url, MICROSOFT_AUTHORITIES),
+        ("graph_base_url", where.graph_base_url, MICROSOFT_GRAPH),
+    ):
+        host = untrusted(url, known, env)
+        if host is not None:
+            return refusal(role, field, excerpt(url), excerpt(host))
+    return None
+
+
+def resolve_tenant(
+    workspace: Workspace, role: str, where: Endpoints, environ: Mapping[str, str] | None = None
+) -> TenantConnection:
+    """One tenant's connection: its tenant id, the trusted-host rule, its credential read now."""
+    env = os.environ if environ is None else environ
+    config = workspace.config
+    facts = workspace.source if role == "source" else workspace.target
+    if config is None or facts is None:
         raise CredentialError("the workspace has errors; run `reconciler validate` to see them")
-    emulator: EmulatorConnection | None = None
-    ca: Path | None
-    if config.emulator is not None:
-        path = _path(workspace.root, config.emulator.connection_file)
-        if not path.is_file():
-            raise CredentialError(f"emulator connection file {_shown(path)} does not exist; is the emulator running?")
-        diags = Diagnostics()
-        emulator = read_emulator_connection(path, str(path), diags)
-        if emulator is None:
-            first = diags.sorted()[0].render() if len(diags) else str(path)
-            raise CredentialError(f"cannot read the emulator connection file: {first}")
-        graph, authority, ca = emulator.graph_base_url, emulator.authority_base_url, Path(emulator.ca_file)
-    else:
-        graph, authority = config.graph.graph_base_url, config.graph.authority_base_url
-        ca = _path(workspace.root, config.graph.ca_bundle) if config.graph.ca_bundle else None
-    tenants = []
-    for role in ("source", "target"):
-        tenant: TenantConfig = getattr(config, role)
-        side: EmulatorTenant | None = getattr(emulator.tenants, role) if emulator is not None else None
-        facts = workspace.source if role == "source" else workspace.target
-        tenant_id = facts.tenant_id or (side.tenant_id.lower() if side else None)
-        if side is not None and tenant_id != side.tenant_id.lower():
-            raise CredentialError(
-                f"{role}: reconciler.yaml names tenant {tenant_id}, the emulator serves {side.tenant_id}"
-            )
-        if tenant_id is None:  # pragma: no cover - validate reports this first
-            raise CredentialError(f"{role}: the tenant id is unknown")
-        ref = tenant.credentials
-        if ref is not None and ref.type != "emulator":
-            # A real secret, assertion or token: never to a host the repository alone chose.
-            for field, url, known in (
-                ("authority_base_url", authority, MICROSOFT_AUTHORITIES),
-                ("graph_base_url", graph, MICROSOFT_GRAPH),
-            ):
-                host = untrusted(url, known, env)
-                if host is not None:
-                    raise CredentialError(refusal(role, field, excerpt(url), excerpt(host)))
-        credential = _credential(role, tenant, side, workspace.root, env)
-        try:
-            tenants.append(
-                TenantConnection(
-                    role=role,
-                    tenant_id=tenant_id,
-                    credential=credential,
-                    authority_base_url=authority,
-                    graph_base_url=graph,
-                    ca_file=ca,
-                )
-            )
-        except ConfigError as exc:
-            raise CredentialError(str(exc)) from None
-    return Connection(tenants[0], tenants[1])
+    tenant: TenantConfig = getattr(config, role)
+    side: EmulatorTenant | None = getattr(where.emulator.tenants, role) if where.emulator is not None else None
+    tenant_id = facts.tenant_id or (side.tenant_id.lower() if side else None)
+    if side is not None and tenant_id != side.tenant_id.lower():
+        raise CredentialError(f"{role}: reconciler.yaml names tenant {tenant_id}, the emulator serves {side.tenant_id}")
+    if tenant_id is None:  # pragma: no cover - validate reports this first
+        raise CredentialError(f"{role}: the tenant id is unknown")
+    # A real secret, assertion or token: never to a host the repository alone chose.
+    refused = refused_host(workspace, role, where, env)
+    if refused is not None:
+        raise CredentialError(refused)
+    credential = _credential(role, tenant, side, workspace.root, env)
+    try:
+        return TenantConnection(
+            role=role,
+            tenant_id=tenant_id,
+            credential=credential,
+            authority_base_url=where.authority_base_url,
+            graph_base_url=where.graph_base_url,
+            ca_file=where.ca_file,
+        )
+    except ConfigError as exc:
+        raise CredentialError(str(exc)) from None
 
 
 def _credential(
