@@ -334,15 +334,16 @@ def _roles(tenant: _Tenant, purpose: str) -> Check:
     except TokenUnreadable as exc:
         return Check(name, WARN, f"{exc}; the roles cannot be checked before Graph answers (see graph)")
     shown = ", ".join(sorted(roles)) or "no application permissions"
-    needed = MANAGE_ROLE if purpose == "apply" else READ_ROLE
-    enough = MANAGE_ROLE in roles or (purpose == "plan" and READ_ROLE in roles)
+    # Graph documents Read.All, and only it, for every read; apply plans (reads) before it writes.
+    needed = [READ_ROLE, MANAGE_ROLE] if purpose == "apply" else [READ_ROLE]
+    missing = [role for role in needed if role not in roles]
     conn = tenant.connection
     client = getattr(conn.credential, "client_id", None) if conn is not None else None
-    if enough:
-        note = "" if MANAGE_ROLE in roles else f" (enough for plan; apply needs {MANAGE_ROLE})"
+    if not missing:
+        note = "" if MANAGE_ROLE in roles else f" (enough for plan; apply also needs {MANAGE_ROLE})"
         return Check(name, PASS, f"the token carries {shown}{note}")
-    fix = GRANT.format(role=tenant.role, client=client or "(the managed identity)", needed=needed)
-    return Check(name, FAIL, f"the token carries {shown}; {purpose} needs {needed}", fix)
+    fix = GRANT.format(role=tenant.role, client=client or "(the managed identity)", needed=" and ".join(missing))
+    return Check(name, FAIL, f"the token carries {shown}; {purpose} needs {' and '.join(missing)}", fix)
 
 
 # --- Graph and the clock ------------------------------------------------------------------------------

@@ -175,7 +175,27 @@ def test_an_app_without_the_manage_role_fails_for_apply_and_passes_for_plan(
     code, report = doctor(quickstart_workspace, "--for", "plan")
     assert code == 0
     assert report["for"] == "plan"
-    assert by_name(report)["roles.source"]["detail"].endswith(f"(enough for plan; apply needs {MANAGE_ROLE})")
+    assert by_name(report)["roles.source"]["detail"].endswith(f"(enough for plan; apply also needs {MANAGE_ROLE})")
+
+
+@pytest.fixture
+def manage_only_source(emu: Emulator) -> Iterator[Emulator]:
+    path = f"/tenants/contoso/apps/{emu.source['client_id']}"
+    emu.control("PATCH", path, {"roles": [MANAGE_ROLE]})
+    try:
+        yield emu
+    finally:
+        emu.control("PATCH", path, {"roles": [READ_ROLE, MANAGE_ROLE]})
+
+
+def test_manage_without_read_fails_too_as_graph_documents_read_all_for_every_read(
+    quickstart_workspace: Path, manage_only_source: Emulator
+) -> None:
+    code, report = doctor(quickstart_workspace, "--for", "plan")
+    assert code == 1
+    roles = by_name(report)["roles.source"]
+    assert roles["detail"] == f"the token carries {MANAGE_ROLE}; plan needs {READ_ROLE}"
+    assert f"Application permissions > {READ_ROLE}, then Grant admin consent" in roles["fix"]
 
 
 def test_an_endpoint_that_does_not_answer_fails_sign_in_and_graph_at_once(
