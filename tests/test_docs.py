@@ -241,3 +241,88 @@ def test_the_link_checker_sees_links_and_anchors(tmp_path: Path) -> None:
     page.write_text("# A `b` [c](d.md)\n\n```md\n# not a heading\n[x](missing.md)\n```\n## A b c\n", encoding="utf-8")
     assert _anchors(page) == {"a-b-c", "a-b-c-1"}
     assert _links(page) == [(1, "d.md")]
+
+
+# --- the guides -------------------------------------------------------------------------------------
+
+DOCS_INDEX = ROOT / "docs" / "README.md"
+
+
+def _linked_pages(path: Path) -> set[str]:
+    return {target.partition("#")[0] for _, target in _links(path)}
+
+
+def test_every_page_of_docs_is_linked_from_the_index() -> None:
+    linked = _linked_pages(DOCS_INDEX)
+    pages = {p.name for p in (ROOT / "docs").glob("*.md") if p.name != "README.md"}
+    assert {"tutorial.md", "real-tenants.md", "troubleshooting.md"} <= pages
+    missing = sorted(pages - linked)
+    assert not missing, f"docs/README.md does not link {', '.join(missing)}"
+
+
+def test_the_readme_links_the_tutorial_real_tenants_and_troubleshooting() -> None:
+    linked = _linked_pages(ROOT / "README.md")
+    assert {"docs/tutorial.md", "docs/real-tenants.md", "docs/troubleshooting.md"} <= linked
+
+
+def test_the_doctor_section_names_every_check_the_doctor_makes(tmp_path: Path) -> None:
+    from reconciler.operations.doctor import run_doctor
+
+    # A folder without a workspace: the config check fails and every other check is listed as skipped.
+    names = [check.name for check in run_doctor(str(tmp_path)).checks]
+    assert len(names) == 12
+    section = _section("reconciler doctor")
+    unnamed = [name for name in names if f"`{name}`" not in section]
+    assert not unnamed, f"docs/commands.md, section `reconciler doctor`, does not name the checks {unnamed}"
+
+
+def test_the_real_tenant_guide_names_permissions_cmdlets_and_errors_with_microsofts_pages() -> None:
+    text = (ROOT / "docs" / "real-tenants.md").read_text(encoding="utf-8")
+    for needed in (
+        "SharePointCrossTenantMigration.Read.All",
+        "SharePointCrossTenantMigration.Manage.All",
+        "admin consent",
+        "Set-SPOCrossTenantRelationship",
+        "Verify-SPOCrossTenantRelationship",
+        "Get-SPOCrossTenantCompatibilityStatus",
+        "Start-SPOCrossTenantCompatibilityCheck",
+        "Get-SPOCrossTenantHostUrl",
+        "workload_identity",
+        "type: certificate",
+        "format: identity_map",
+        "AADSTS7000215",
+        "AADSTS700027",
+        "AADSTS700016",
+        "AADSTS90002",
+        "`403",
+        "`422`",
+        "`409`",
+    ):
+        assert needed in text, f"docs/real-tenants.md does not mention {needed}"
+    microsoft = [
+        t for _, t in _links(ROOT / "docs" / "real-tenants.md") if t.startswith("https://learn.microsoft.com/")
+    ]
+    assert len(microsoft) >= 8
+
+
+def test_troubleshooting_covers_what_users_meet_first() -> None:
+    text = (ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
+    for needed in (
+        "reconciler doctor",
+        "is locked by",
+        "is stale",
+        "is held",
+        "RECONCILER_TRUSTED_HOSTS",
+        "cannot reach",
+    ):
+        assert needed in text, f"docs/troubleshooting.md does not cover {needed!r}"
+
+
+def test_no_page_promises_work_for_a_later_issue() -> None:
+    stale = [
+        f"{path.relative_to(ROOT).as_posix()}:{line.number}"
+        for path in LINKED_DOCS
+        for line in _lines(path.read_text(encoding="utf-8"))
+        if re.search(r"\b(?:come|comes|coming) with issue \d+|\bissue #?\d+\b", line.text, re.IGNORECASE)
+    ]
+    assert not stale, f"pages that point at a tracker issue instead of saying what is: {stale}"

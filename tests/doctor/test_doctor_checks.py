@@ -39,7 +39,8 @@ def test_clock_skew_over_five_minutes_warns_and_says_which_way() -> None:
 
 
 def test_a_small_skew_passes_and_no_answer_is_skipped() -> None:
-    assert clock_check([_answer(0.6)]).detail == "the local clock agrees with Graph's Date header (within 1 s)"
+    assert clock_check([_answer(1.6)]).detail == "the local clock agrees with Graph's Date header (within 2 s)"
+    assert clock_check([_answer(-2.4)]).detail == "the local clock is 2 s ahead of Graph's Date header"
     assert clock_check([_answer(-300)]).status == "pass"
     assert clock_check([ProbeResult("https://graph", 404, None)]).status == "skip"
     assert clock_check([]).status == "skip"
