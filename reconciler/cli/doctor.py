@@ -17,7 +17,8 @@ LABELS = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
     type=click.Choice(["apply", "plan"]),
     default="apply",
     show_default=True,
-    help="What the credentials must be able to do: apply needs Manage.All, plan (a pull-request job) Read.All.",
+    help="What the credentials must be able to do: apply needs Read.All and Manage.All, plan (a pull-request "
+    "job) Read.All.",
 )
 @format_option("text", "json", help="text: one line per check and its fix; json: {workspace, ok, counts, checks}.")
 def doctor(workspace: str, purpose: str, output: str) -> None:

@@ -2,12 +2,12 @@
 
 The checks, in order: reconciler.yaml and the spec files load without errors; each tenant's credential can
 be followed (variables set, files readable, a certificate that matches its key and is in its validity
-period); each tenant signs in; the token carries the application permission the run needs (Read.All for
-plan, Manage.All for apply); Graph answers a harmless read in each tenant; the local clock agrees with
+period); each tenant signs in; the token carries the application permissions the run needs (Read.All for
+every read, so for plan; Manage.All as well for apply); Graph answers a harmless read in each tenant; the local clock agrees with
 Graph's ``Date``; the state backend can be read, locked and released. A check whose prerequisite failed is
 skipped, not failed again. Credentials are used only as every run uses them: a real one goes only to a
 trusted host, and nothing secret is ever part of a check's text. Nothing is written: not Graph, not the
-state (the lock is taken and released, as ``plan -out`` would).
+state (its lock is taken and released, as ``apply`` takes it).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
 PURPOSES = ("apply", "plan")
 ROLES = ("source", "target")
 EXPIRY_WARNING = timedelta(days=30)
+UNCONFIGURED = "the workspace configuration cannot be used (see config)"
 CLOCK_SKEW_LIMIT = 300.0  # seconds; Entra accepts client assertions and tokens this far off
 ERROR_CODES = "https://learn.microsoft.com/entra/identity-platform/reference-error-codes"
 GRANT = (
@@ -120,8 +121,8 @@ def run_doctor(
     config_ok = _workspace_checks(ws, report)
     later = ("credentials", "token", "roles", "graph")
     if not config_ok or ws.config is None:
-        report.checks.extend(Check(f"{n}.{r}", SKIP, f"{CONFIG_FILE} has errors") for n in later for r in ROLES)
-        report.checks.extend(Check(n, SKIP, f"{CONFIG_FILE} has errors") for n in ("clock", "state"))
+        report.checks.extend(Check(f"{n}.{r}", SKIP, UNCONFIGURED) for n in later for r in ROLES)
+        report.checks.extend(Check(n, SKIP, UNCONFIGURED) for n in ("clock", "state"))
         return report
     tenants = [_Tenant(role, getattr(ws.config, role)) for role in ROLES]
     where: Endpoints | None = None
@@ -168,7 +169,7 @@ def _workspace_checks(ws: Workspace, report: Report) -> bool:
         )
         report.checks.append(Check("config", PASS, f"{config_name} is valid: {tenants}; state backend {state}"))
     if not usable:
-        report.checks.append(Check("spec", SKIP, f"{CONFIG_FILE} has errors"))
+        report.checks.append(Check("spec", SKIP, UNCONFIGURED))
     elif in_specs:
         report.checks.append(Check("spec", FAIL, _first(in_specs, "the spec files"), f"correct them; {validate}"))
     else:
