@@ -3,11 +3,11 @@
 The checks, in order: reconciler.yaml and the spec files load without errors; each tenant's credential can
 be followed (variables set, files readable, a certificate that matches its key and is in its validity
 period); each tenant signs in; the token carries the application permissions the run needs (Read.All for
-every read, so for plan; Manage.All as well for apply); Graph answers a harmless read in each tenant; the local clock agrees with
-Graph's ``Date``; the state backend can be read, locked and released. A check whose prerequisite failed is
-skipped, not failed again. Credentials are used only as every run uses them: a real one goes only to a
-trusted host, and nothing secret is ever part of a check's text. Nothing is written: not Graph, not the
-state (its lock is taken and released, as ``apply`` takes it).
+every read, so for plan; Manage.All as well for apply); Graph answers a harmless read in each tenant; the
+local clock agrees with Graph's ``Date``; the state backend can be read, locked and released. A check whose
+prerequisite failed is skipped, not failed again. Credentials are used only as every run uses them: a real
+one goes only to a trusted host, and nothing secret is ever part of a check's text. Nothing is written: not
+Graph, not the state (its lock is taken and released, as ``apply`` takes it).
 """
 
 from __future__ import annotations
