@@ -26,6 +26,7 @@ from reconciler.plan.projections import (
 from reconciler.plan.selection import Selection
 from reconciler.spec.desired import GROUP_MAPPING, USER_MAPPING, USER_MIGRATION, Desired, address
 from reconciler.state.model import State
+from reconciler.workspace.config import DEFAULT_MAX_IN_FLIGHT
 from reconciler.workspace.connection import Connection
 from reconciler.workspace.loader import Workspace
 
@@ -99,6 +100,7 @@ def context(
         target_tenant_id=target or "",
         override_mapping_holds=override_mapping_holds,
         workspace_root=str(workspace.root),
+        max_in_flight=workspace.config.max_in_flight if workspace.config else DEFAULT_MAX_IN_FLIGHT,
     )
 
 
