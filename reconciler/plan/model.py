@@ -114,7 +114,7 @@ class Change:
         return [k for k in after if before.get(k) != after.get(k)] + [k for k in before if k not in after]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "address": self.address,
             "kind": self.kind,
             "key": self.key,
@@ -129,8 +129,11 @@ class Change:
             "irreversible": self.action in IRREVERSIBLE,
             "destructive": self.action in DESTRUCTIVE,
             "held": self.held,
-            "waiting": self.waiting,
         }
+        if self.waiting:
+            # Only when set: plans of workspaces without gates or a full queue read as they always have.
+            doc["waiting"] = self.waiting
+        return doc
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Change:
