@@ -60,9 +60,7 @@ def _wave(raw: dict[str, Any]) -> Wave:
         protect=None,
         range=HERE,
         after=tuple(a.lower() for a in raw.get("after", [])),
-        gate=Gate(
-            Threshold.parse(gate.get("min_completed", "100%")), Threshold.parse(gate.get("max_failed", 0))
-        ),
+        gate=Gate(Threshold.parse(gate.get("min_completed", "100%")), Threshold.parse(gate.get("max_failed", 0))),
         max_in_flight=raw.get("max_in_flight"),
     )
 

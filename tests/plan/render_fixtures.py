@@ -365,7 +365,8 @@ def stalled_plan() -> Plan:
 def _site(name: str, action: Action, reason: str, wave: str, waiting: str | None = None) -> Change:
     key = f"https://contoso.sharepoint.com/sites/{name}"
     after = task_values(f"https://fabrikam.sharepoint.com/sites/{name}")
-    return dataclasses.replace(migration("site_migration", key, action, reason, wave=wave, after=after), waiting=waiting)
+    change = migration("site_migration", key, action, reason, wave=wave, after=after)
+    return dataclasses.replace(change, waiting=waiting)
 
 
 def waves_plan() -> Plan:
