@@ -24,7 +24,7 @@ from reconciler.plan.projections import (
     observed_user_from_values,
 )
 from reconciler.plan.selection import Selection
-from reconciler.spec.desired import GROUP_MAPPING, USER_MAPPING, USER_MIGRATION, Desired, address
+from reconciler.spec.desired import GROUP_MAPPING, USER_MAPPING, USER_MIGRATION, Desired, address, wave_key
 from reconciler.state.model import State
 from reconciler.workspace.config import DEFAULT_MAX_IN_FLIGHT
 from reconciler.workspace.connection import Connection
@@ -44,7 +44,9 @@ def refresh_request(desired: Desired, state: State, selection: Selection) -> Ref
 
     A selected mapping that state manages and the spec no longer declares may be deleted, and whether
     that deletion is held depends on every migration in flight: then every managed task is read too,
-    selected or not, and the OneDrive task of each such user mapping's own source.
+    selected or not, and the OneDrive task of each such user mapping's own source. A selected migration
+    may start, and whether it may depends on capacity (every managed task in flight counts) and on its
+    wave's gate (the migrations of the waves it follows): those are read too.
     """
     request = RefreshRequest()
     managed: dict[str, dict[str, str | None]] = {}
@@ -61,14 +63,37 @@ def refresh_request(desired: Desired, state: State, selection: Selection) -> Ref
         k for k in request.group_mappings if k in managed.get(GROUP_MAPPING, {}) and k not in desired.group_mappings
     ]
     deleting = bool(removed_users or removed_groups)
+    starting, gating = _starts_need(desired, selection)
     for kind, task_kind in TASK_KINDS.items():
         items = desired.migrations(kind)
         known = managed.get(kind, {})
         own = removed_users if kind == USER_MIGRATION else []
         for key in sorted(set(items) | set(known) | set(own)):
-            if selection(address(kind, key)) or (deleting and (key in known or key in own)):
+            wave = items[key].wave if key in items else None
+            if (
+                selection(address(kind, key))
+                or ((deleting or starting) and key in known)
+                or (deleting and key in own)
+                or (wave is not None and wave_key(wave) in gating)
+            ):
                 request.tasks.append((task_kind, key, known.get(key)))
     return request
+
+
+def _starts_need(desired: Desired, selection: Selection) -> tuple[bool, set[str]]:
+    """Whether any migration is selected (so capacity counts every managed task), and the waves whose
+    migrations the selected ones' gates are judged by."""
+    starting = False
+    gating: set[str] = set()
+    for kind in TASK_KINDS:
+        for key, migration in desired.migrations(kind).items():
+            if not selection(address(kind, key)):
+                continue
+            starting = True
+            wave = desired.waves.get(wave_key(migration.wave)) if migration.wave is not None else None
+            if wave is not None:
+                gating.update(wave.after)
+    return starting, gating
 
 
 def observed_from_state(state: State) -> Observed:
