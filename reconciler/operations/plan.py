@@ -37,6 +37,7 @@ class PlanOptions:
     selection: Selection = field(default_factory=Selection)
     parallelism: int = 10
     override_mapping_holds: bool = False
+    only: frozenset[str] = frozenset()  # plan --only: the actions kept (empty: all)
 
 
 def refresh_request(desired: Desired, state: State, selection: Selection) -> RefreshRequest:
@@ -112,7 +113,11 @@ def observed_from_state(state: State) -> Observed:
 
 
 def context(
-    workspace: Workspace, connection: Connection | None, *, override_mapping_holds: bool = False
+    workspace: Workspace,
+    connection: Connection | None,
+    *,
+    override_mapping_holds: bool = False,
+    only: frozenset[str] = frozenset(),
 ) -> PlanContext:
     source = (workspace.source.tenant_id if workspace.source else None) or (
         connection.source.tenant_id if connection else ""
@@ -126,12 +131,13 @@ def context(
         override_mapping_holds=override_mapping_holds,
         workspace_root=str(workspace.root),
         max_in_flight=workspace.config.max_in_flight if workspace.config else DEFAULT_MAX_IN_FLIGHT,
+        only=only,
     )
 
 
 def plan_from_state(workspace: Workspace, state: State, options: PlanOptions) -> tuple[Plan, PlanContext]:
     """``--no-refresh``: plan against state's last applied values, without an event loop (nothing to await)."""
-    ctx = context(workspace, None, override_mapping_holds=options.override_mapping_holds)
+    ctx = context(workspace, None, override_mapping_holds=options.override_mapping_holds, only=options.only)
     observed = observed_from_state(state)
     return plan(workspace.desired, observed, state, dataclasses.replace(ctx, refreshed=False), options.selection), ctx
 
@@ -143,7 +149,7 @@ async def run_plan(
     if not options.refresh:
         return plan_from_state(workspace, state, options)
     connection, client = connect(workspace, GraphSettings(max_concurrency=options.parallelism))
-    ctx = context(workspace, connection, override_mapping_holds=options.override_mapping_holds)
+    ctx = context(workspace, connection, override_mapping_holds=options.override_mapping_holds, only=options.only)
     async with client as graph:
         request = refresh_request(workspace.desired, state, options.selection)
         observed = await refresh_with_meter(graph, request, meter or NoMeter())
