@@ -30,6 +30,9 @@ from reconciler.cli.common import (
 )
 from reconciler.cli.progress import Meter
 
+# What --only accepts: the actions that change something (kept in step with plan.model.CHANGING by a test).
+ONLY_ACTIONS = ("create", "update", "delete", "start", "restart", "replace", "validate", "cancel", "adopt", "forget")
+
 if TYPE_CHECKING:
     from reconciler.plan.model import Plan
     from reconciler.plan.projections import PlanContext
@@ -45,6 +48,15 @@ if TYPE_CHECKING:
 )
 @selection_options
 @OVERRIDE_HOLDS_OPTION
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    type=click.Choice(ONLY_ACTIONS),
+    metavar="ACTION",
+    help="Keep only changes of this action (repeatable; e.g. --only start for a scheduled job that starts what "
+    "gates and capacity allow). The plan records it; waits, drift and errors are still shown.",
+)
 @PARALLELISM_OPTION
 @format_option(*PLAN_RENDERERS)
 @COMPACT_OPTION
@@ -63,6 +75,7 @@ def plan(
     targets: tuple[str, ...],
     excludes: tuple[str, ...],
     override_mapping_holds: bool,
+    only: tuple[str, ...],
     parallelism: int,
     output: str,
     compact: bool,
@@ -82,6 +95,7 @@ def plan(
         selection=selection(targets, excludes),
         parallelism=parallelism,
         override_mapping_holds=override_mapping_holds,
+        only=frozenset(only),
     )
     if refresh:
         # The coroutine keeps its result; handing asyncio.run a 120,000-change plan cost a second at exit

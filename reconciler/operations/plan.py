@@ -24,8 +24,9 @@ from reconciler.plan.projections import (
     observed_user_from_values,
 )
 from reconciler.plan.selection import Selection
-from reconciler.spec.desired import GROUP_MAPPING, USER_MAPPING, USER_MIGRATION, Desired, address
+from reconciler.spec.desired import GROUP_MAPPING, USER_MAPPING, USER_MIGRATION, Desired, address, wave_key
 from reconciler.state.model import State
+from reconciler.workspace.config import DEFAULT_MAX_IN_FLIGHT
 from reconciler.workspace.connection import Connection
 from reconciler.workspace.loader import Workspace
 
@@ -36,6 +37,7 @@ class PlanOptions:
     selection: Selection = field(default_factory=Selection)
     parallelism: int = 10
     override_mapping_holds: bool = False
+    only: frozenset[str] = frozenset()  # plan --only: the actions kept (empty: all)
 
 
 def refresh_request(desired: Desired, state: State, selection: Selection) -> RefreshRequest:
@@ -43,7 +45,9 @@ def refresh_request(desired: Desired, state: State, selection: Selection) -> Ref
 
     A selected mapping that state manages and the spec no longer declares may be deleted, and whether
     that deletion is held depends on every migration in flight: then every managed task is read too,
-    selected or not, and the OneDrive task of each such user mapping's own source.
+    selected or not, and the OneDrive task of each such user mapping's own source. A selected migration
+    may start, and whether it may depends on capacity (every managed task in flight counts) and on its
+    wave's gate (the migrations of the waves it follows): those are read too.
     """
     request = RefreshRequest()
     managed: dict[str, dict[str, str | None]] = {}
@@ -60,14 +64,37 @@ def refresh_request(desired: Desired, state: State, selection: Selection) -> Ref
         k for k in request.group_mappings if k in managed.get(GROUP_MAPPING, {}) and k not in desired.group_mappings
     ]
     deleting = bool(removed_users or removed_groups)
+    starting, gating = _starts_need(desired, selection)
     for kind, task_kind in TASK_KINDS.items():
         items = desired.migrations(kind)
         known = managed.get(kind, {})
         own = removed_users if kind == USER_MIGRATION else []
         for key in sorted(set(items) | set(known) | set(own)):
-            if selection(address(kind, key)) or (deleting and (key in known or key in own)):
+            wave = items[key].wave if key in items else None
+            if (
+                selection(address(kind, key))
+                or ((deleting or starting) and key in known)
+                or (deleting and key in own)
+                or (wave is not None and wave_key(wave) in gating)
+            ):
                 request.tasks.append((task_kind, key, known.get(key)))
     return request
+
+
+def _starts_need(desired: Desired, selection: Selection) -> tuple[bool, set[str]]:
+    """Whether any migration is selected (so capacity counts every managed task), and the waves whose
+    migrations the selected ones' gates are judged by."""
+    starting = False
+    gating: set[str] = set()
+    for kind in TASK_KINDS:
+        for key, migration in desired.migrations(kind).items():
+            if not selection(address(kind, key)):
+                continue
+            starting = True
+            wave = desired.waves.get(wave_key(migration.wave)) if migration.wave is not None else None
+            if wave is not None:
+                gating.update(wave.after)
+    return starting, gating
 
 
 def observed_from_state(state: State) -> Observed:
@@ -86,7 +113,11 @@ def observed_from_state(state: State) -> Observed:
 
 
 def context(
-    workspace: Workspace, connection: Connection | None, *, override_mapping_holds: bool = False
+    workspace: Workspace,
+    connection: Connection | None,
+    *,
+    override_mapping_holds: bool = False,
+    only: frozenset[str] = frozenset(),
 ) -> PlanContext:
     source = (workspace.source.tenant_id if workspace.source else None) or (
         connection.source.tenant_id if connection else ""
@@ -99,12 +130,14 @@ def context(
         target_tenant_id=target or "",
         override_mapping_holds=override_mapping_holds,
         workspace_root=str(workspace.root),
+        max_in_flight=workspace.config.max_in_flight if workspace.config else DEFAULT_MAX_IN_FLIGHT,
+        only=only,
     )
 
 
 def plan_from_state(workspace: Workspace, state: State, options: PlanOptions) -> tuple[Plan, PlanContext]:
     """``--no-refresh``: plan against state's last applied values, without an event loop (nothing to await)."""
-    ctx = context(workspace, None, override_mapping_holds=options.override_mapping_holds)
+    ctx = context(workspace, None, override_mapping_holds=options.override_mapping_holds, only=options.only)
     observed = observed_from_state(state)
     return plan(workspace.desired, observed, state, dataclasses.replace(ctx, refreshed=False), options.selection), ctx
 
@@ -116,7 +149,7 @@ async def run_plan(
     if not options.refresh:
         return plan_from_state(workspace, state, options)
     connection, client = connect(workspace, GraphSettings(max_concurrency=options.parallelism))
-    ctx = context(workspace, connection, override_mapping_holds=options.override_mapping_holds)
+    ctx = context(workspace, connection, override_mapping_holds=options.override_mapping_holds, only=options.only)
     async with client as graph:
         request = refresh_request(workspace.desired, state, options.selection)
         observed = await refresh_with_meter(graph, request, meter or NoMeter())

@@ -83,6 +83,12 @@ ORDER = {
 }
 
 
+# Why a start waits (``Change.waiting``): its wave's gate is shut, or max_in_flight is reached.
+WAITING = ("gate", "capacity")
+# The actions ``plan --only`` may keep: those that change something.
+ONLY_PREFIX = "only_"
+
+
 @dataclass(frozen=True)
 class Change:
     address: str
@@ -96,6 +102,7 @@ class Change:
     status: str | None = None  # a task's status as observed
     task_id: str | None = None
     held: bool = False  # a mapping deletion that waits until the migrations that may use it finish
+    waiting: str | None = None  # a start that waits: "gate" (its wave's gate is shut) or "capacity" (max_in_flight)
 
     @property
     def changing(self) -> bool:
@@ -107,7 +114,7 @@ class Change:
         return [k for k in after if before.get(k) != after.get(k)] + [k for k in before if k not in after]
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "address": self.address,
             "kind": self.kind,
             "key": self.key,
@@ -123,6 +130,10 @@ class Change:
             "destructive": self.action in DESTRUCTIVE,
             "held": self.held,
         }
+        if self.waiting:
+            # Only when set: plans of workspaces without gates or a full queue read as they always have.
+            doc["waiting"] = self.waiting
+        return doc
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Change:
@@ -138,6 +149,7 @@ class Change:
             status=data.get("status"),
             task_id=data.get("task_id"),
             held=data.get("held") is True,
+            waiting=data["waiting"] if data.get("waiting") in WAITING else None,
         )
 
 
@@ -275,16 +287,33 @@ class Plan:
         return [c for c in self.changes if c.held]
 
     @property
+    def waiting(self) -> list[Change]:
+        return [c for c in self.changes if c.waiting]
+
+    @property
+    def only(self) -> list[str]:
+        """The actions ``plan --only`` kept (empty: every action); the others were left out of this plan."""
+        return [k.removeprefix(ONLY_PREFIX) for k, v in self.options.items() if k.startswith(ONLY_PREFIX) and v]
+
+    @property
     def converged(self) -> bool:
         """Nothing to apply and the spec agrees with the tenants: only then "No changes". A plan with errors
-        is never converged: what could not be read or decided is unknown, not equal."""
-        return not self.has_changes and not self.impossible and not self.held and not self.errored
+        is never converged: what could not be read or decided is unknown, not equal; nor is one limited
+        with ``--only``, or one whose starts wait for a gate or capacity."""
+        return (
+            not self.has_changes
+            and not self.impossible
+            and not self.held
+            and not self.waiting
+            and not self.only
+            and not self.errored
+        )
 
     @property
     def pending(self) -> bool:
         """What ``--detailed-exitcode`` reports as 2: changes to apply, or spec edits the service cannot
-        carry out (the repository disagrees with the tenants until someone acts). Held deletions are
-        not pending: a later plan carries them out by itself."""
+        carry out (the repository disagrees with the tenants until someone acts). Held deletions and
+        starts waiting for a gate or capacity are not pending: a later plan carries them out by itself."""
         return self.has_changes or bool(self.impossible)
 
     def counts(self) -> dict[str, int]:

@@ -11,7 +11,8 @@ Two rules protect moves in flight. A spec edit the service cannot carry out (a s
 immutable; only a queued one can be cancelled) is listed as an impossible edit with its location and
 the fix, never passed over as "No changes". And an identity mapping that migrations may still use is
 not deleted while any of them is queued or in progress: the deletion is held (a ``wait`` that says
-why) until a plan sees them finished, unless the plan is made with ``override_mapping_holds``.
+why) until a plan sees them finished, unless the plan is made with ``override_mapping_holds``. Starts
+wait, too, while their wave's gate is shut or ``max_in_flight`` is reached (``waves``).
 
 Selection is in ``selection``, the values compared in ``projections``; this module holds the
 decisions, one small function per situation: an address the spec no longer declares, an object that
@@ -31,6 +32,7 @@ from reconciler.gcpause import gc_paused
 from reconciler.kinds import BY_NAME, KIND_ORDER, TASK_KINDS
 from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
 from reconciler.plan.model import (
+    ONLY_PREFIX,
     ORDER,
     Action,
     Change,
@@ -53,6 +55,7 @@ from reconciler.plan.projections import (
     values_digest,
 )
 from reconciler.plan.selection import Selection as Selection
+from reconciler.plan.waves import hold_starts
 from reconciler.spec.desired import (
     GROUP_MAPPING,
     USER_MAPPING,
@@ -119,6 +122,8 @@ def _plan(
         for key in keys(kind, wanted):
             seen = observed.tasks.get((TASK_KINDS[kind], key))
             _task(b, kind, key, wanted.get(key), seen, managed_by_kind[kind].get(key), observed)
+    # Before the mapping holds: a start that waits for its wave's gate or for capacity starts nothing.
+    b.changes = hold_starts(b.changes, desired, observed, b.ctx)
     flight = InFlight.of(observed, b.changes)
     mapping_kinds: tuple[tuple[str, Mapping[str, Any], Mapping[str, Any]], ...] = (
         (USER_MAPPING, desired.user_mappings, observed.user_mappings),
@@ -147,6 +152,10 @@ def _finish(b: _Builder, desired: Desired, observed: Observed, state: State, fli
     ctx = b.ctx
     evidence = Evidence(desired.digest(), state.lineage, state.serial, ctx.refreshed, _observed_digest(observed))
     options = {"override_mapping_holds": True} if ctx.override_mapping_holds else {}
+    if ctx.only:
+        # A limited plan (plan --only start): the other changes are left for a full plan; waits stay, to say why.
+        b.changes = [c for c in b.changes if not c.changing or c.action.value in ctx.only]
+        options |= {ONLY_PREFIX + name: True for name in sorted(ctx.only)}
     return Plan(b.changes, b.drift, b.diagnostics, evidence, b.impossible, options)
 
 

@@ -30,6 +30,10 @@ class PlanContext:
     override_mapping_holds: bool = False
     # Spec locations in the plan are relative to this folder, so a plan reads the same in every checkout.
     workspace_root: str = ""
+    # At most this many of the workspace's migrations queued or in progress at once (reconciler.yaml).
+    max_in_flight: int = 4000
+    # plan --only: keep only changes of these actions (their values, e.g. "start"); empty keeps all.
+    only: frozenset[str] = frozenset()
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -19,6 +19,7 @@ from reconciler.plan.render_text import (
     OVERRIDE_NOTE,
     TOOL,
     VERBS,
+    WAITING_TITLE,
     Block,
     Group,
     change_block,
@@ -31,6 +32,8 @@ from reconciler.plan.render_text import (
     plural,
     sorted_diagnostics,
     summary_line,
+    waiting_items,
+    waiting_line,
 )
 
 SECTION_CAP = 50  # entries listed per always-shown section; the full list is in the plan file
@@ -253,6 +256,8 @@ def render_markdown(plan: Plan, *, artifact_hint: str = "the plan artifact", lim
     head += _capped_section(IMPOSSIBLE_TITLE, _impossible_items(plan), artifact_hint)
     held = [f"- {_code(c.address)} deletion {_md(one_line(c.reason))}\n" for c in plan.held]
     head += _capped_section(HELD_TITLE, held, artifact_hint)
+    waiting = [f"- {_md(waiting_line(*item))}\n" for item in waiting_items(plan)]
+    head += _capped_section(WAITING_TITLE, waiting, artifact_hint)
     items = _noticed_items(noticed(groups))
     if items:
         head += f"\n#### Irreversible and destructive actions ({len(items)})\n\n"

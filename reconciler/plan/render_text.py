@@ -31,6 +31,7 @@ NO_CHANGES = "No changes. Your tenants match the configuration."
 NOTHING_NOW = "No changes to apply now."
 IMPOSSIBLE_TITLE = "Spec changes the service cannot carry out"
 HELD_TITLE = "Held until the migrations that may use them finish"
+WAITING_TITLE = "Waiting to start (a later plan starts them once the gate opens or tasks finish)"
 OVERRIDE_NOTE = (
     "Mapping holds overridden (--override-mapping-holds): identity mappings are deleted even while migrations "
     "that may use them are queued or in progress."
@@ -239,6 +240,8 @@ class Group:
 def _status_word(change: Change) -> str:
     if change.held:
         return "held"
+    if change.waiting:
+        return f"waiting for {change.waiting}"
     if change.status:
         return STATUS_WORDS.get(change.status, change.status)
     return "in progress" if change.action is Action.WAIT else "unchanged"
@@ -303,7 +306,39 @@ def summary_line(plan: Plan) -> str:
     if held := len(plan.held):
         verb, them = ("is", "it") if held == 1 else ("are", "them")
         parts.append(f"{plural(held, 'mapping deletion')} {verb} held until the migrations that may use {them} finish.")
+    if waiting := len(plan.waiting):
+        verb, them = ("waits", "it") if waiting == 1 else ("wait", "them")
+        parts.append(
+            f"{plural(waiting, 'migration')} {verb} to start (wave gate or max_in_flight); a later plan starts {them}."
+        )
+    if plan.only:
+        parts.append(
+            f"Limited with --only {','.join(plan.only)}: other actions are left out; plan without --only to see them."
+        )
     return "\n".join(parts)
+
+
+def waiting_items(plan: Plan) -> list[tuple[str, int, str]]:
+    """The waiting starts grouped by wave and reason, in plan order: (wave, count, reason)."""
+    groups: dict[tuple[str, str], int] = {}
+    for change in plan.waiting:
+        key = (change.wave or "", one_line(change.reason))
+        groups[key] = groups.get(key, 0) + 1
+    return [(wave, n, reason) for (wave, reason), n in groups.items()]
+
+
+def waiting_line(wave: str, n: int, reason: str) -> str:
+    where = f" in wave {wave}" if wave else ""
+    return f"{plural(n, 'start')}{where}: {reason}"
+
+
+def _waiting_lines(plan: Plan, paint: Paint) -> list[str]:
+    items = waiting_items(plan)
+    if not items:
+        return []
+    lines = [paint(f"{WAITING_TITLE}:", _BOLD), ""]
+    lines += [f"  {paint('*', _YELLOW)} {waiting_line(*item)}" for item in items]
+    return [*lines, ""]
 
 
 def impossible_heading(edit: ImpossibleEdit) -> str:
@@ -419,6 +454,7 @@ def render_text(plan: Plan, *, color: bool = False, compact: bool = False) -> st
                     lines += [*block_lines(change_block(change), paint), ""]
     lines += _impossible_lines(plan, paint, compact)
     lines += _held_lines(plan, paint)
+    lines += _waiting_lines(plan, paint)
     if plan.options.get("override_mapping_holds"):
         lines += [paint(f"Note: {OVERRIDE_NOTE}", _BOLD), ""]
     for diag in sorted_diagnostics(plan.diagnostics):

@@ -136,6 +136,33 @@ class GroupMapping:
         return address(GROUP_MAPPING, self.key)
 
 
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """A gate's limit: a count of migrations, or a percentage of a wave's migrations."""
+
+    value: float
+    percent: bool
+
+    @classmethod
+    def parse(cls, raw: int | str) -> Threshold:
+        if isinstance(raw, str):
+            return cls(float(raw.rstrip("%")), True)
+        return cls(float(raw), False)
+
+    def __str__(self) -> str:
+        number = f"{self.value:g}" if self.value != int(self.value) else f"{int(self.value):,}"
+        return f"{number}%" if self.percent else number
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """When a wave may start: each wave it follows has at least ``min_completed`` completed and at most
+    ``max_failed`` failed."""
+
+    min_completed: Threshold = Threshold(100.0, True)
+    max_failed: Threshold = Threshold(0.0, False)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Wave:
     name: str
@@ -145,6 +172,9 @@ class Wave:
     validate_only: bool | None
     protect: bool | None
     range: SourceRange = field(compare=False)
+    after: tuple[str, ...] = ()  # the keys of the waves it follows, in the order written
+    gate: Gate = Gate()
+    max_in_flight: int | None = None
 
     @property
     def key(self) -> str:

@@ -28,6 +28,8 @@ DOMAIN_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A
 MAIL_NICKNAME_PATTERN = r"^[A-Za-z0-9!#$%&'*+./=?^_`{|}~-]{1,64}$"
 WAVE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 DATA_LOCATION_PATTERN = r"^[A-Z]{3}$"
+# A wave gate's share: 0% to 100%, decimals allowed (95%, 99.5%).
+PERCENT_PATTERN = r"^(100(\.0+)?|[0-9]{1,2}(\.[0-9]+)?)%$"
 ENV_VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 PATTERN_MESSAGES: dict[str, tuple[str, str]] = {
@@ -58,6 +60,35 @@ WaveName = Annotated[str, StringConstraints(pattern=WAVE_NAME_PATTERN)]
 DataLocation = Annotated[str, StringConstraints(pattern=DATA_LOCATION_PATTERN)]
 EnvVarName = Annotated[str, StringConstraints(pattern=ENV_VAR_PATTERN)]
 NonEmptyText = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+class ThresholdSyntaxError(ValueError):
+    pass
+
+
+_PERCENT = re.compile(PERCENT_PATTERN)
+
+
+def _check_threshold(value: Any) -> Any:
+    """One clear message for every wrong threshold (a strict union would report each of its branches)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1_000_000:
+        return value
+    if isinstance(value, str) and _PERCENT.fullmatch(value):
+        return value
+    if isinstance(value, str):
+        shown = f'"{value}"'
+    elif isinstance(value, bool | int | float) or value is None:
+        shown = "null" if value is None else str(value).lower()
+    else:
+        shown = "a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list) else "this value"
+    raise ThresholdSyntaxError(f"{shown} is not a count or a percentage; expected e.g. 2 or 95% (0% to 100%)")
+
+
+# A wave gate's threshold: a count of migrations (2) or a share of the wave ("95%").
+Threshold = Annotated[
+    Annotated[int, Field(ge=0, le=1_000_000)] | Annotated[str, StringConstraints(pattern=PERCENT_PATTERN)],
+    BeforeValidator(_check_threshold),
+]
 
 
 class DateTimeSyntaxError(ValueError):

@@ -19,6 +19,7 @@ from reconciler.spec.fields import (
     MailNickname,
     MigrationStateValue,
     NonEmptyText,
+    Threshold,
     Upn,
     UserTypeValue,
     WaveName,
@@ -63,8 +64,23 @@ class GroupMappingSpec(SpecModel):
     protect: bool | None = Field(None, description="Never delete this mapping, even when it leaves the spec.")
 
 
+class GateSpec(SpecModel):
+    """When a wave may start: how its predecessors (``after``) must stand, each of them on its own."""
+
+    min_completed: Threshold = Field(
+        "100%",
+        description="At least this many of each predecessor's migrations completed: a count (10) or a share "
+        "(95%). Default 100%.",
+    )
+    max_failed: Threshold = Field(
+        0,
+        description="At most this many of each predecessor's migrations failed: a count (2) or a share (5%). "
+        "Default 0.",
+    )
+
+
 class WaveSpec(SpecModel):
-    """A named group of migrations with its own schedule defaults."""
+    """A named group of migrations with its own schedule defaults, gate and capacity."""
 
     name: WaveName = Field(description="The wave's name; migrations join it with `wave: NAME`.")
     description: NonEmptyText | None = None
@@ -72,6 +88,18 @@ class WaveSpec(SpecModel):
     latest_start: DateTime | None = Field(None, description="Default preferredLatestStartDateTime of its migrations.")
     validate_only: bool | None = Field(None, description="Default validateOnly of its migrations.")
     protect: bool | None = Field(None, description="Default protect of its migrations.")
+    after: list[WaveName] | None = Field(
+        None, description="The waves this one follows: its migrations start only once the gate holds for each."
+    )
+    gate: GateSpec | None = Field(
+        None, description="How the waves named in `after` must stand (default: all completed, none failed)."
+    )
+    max_in_flight: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="At most this many of the wave's migrations queued or in progress at once; further starts wait.",
+    )
 
 
 class MigrationSpec(SpecModel):
@@ -170,6 +198,7 @@ __all__ = [
     "ITEM_KEYS",
     "ITEM_MODELS",
     "CsvFileSpec",
+    "GateSpec",
     "GroupMappingSpec",
     "GroupMigrationSpec",
     "MigrationSpec",

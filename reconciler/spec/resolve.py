@@ -3,8 +3,8 @@
 Checks: the same resource declared twice (case-insensitively), identity mappings that are not
 one-to-one, two migrations into one target, a user migration without a user mapping, UPNs and emails
 outside their tenant's domains, site URLs off the tenants' hosts, a group-connected site given as a
-regular site (warning), unknown and empty waves, and schedules whose latest start is not after the
-preferred start.
+regular site (warning), unknown and empty waves, waves that follow an undeclared wave or each other in
+a cycle, and schedules whose latest start is not after the preferred start.
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ from reconciler.spec.desired import (
     USER_MIGRATION,
     WAVE,
     Desired,
+    Gate,
     GroupMapping,
     GroupMigration,
     SiteMigration,
+    Threshold,
     UserMapping,
     UserMigration,
     Wave,
@@ -42,7 +44,7 @@ from reconciler.spec.enums import GroupType, MigrationState, UserType
 from reconciler.spec.loader import SpecSources
 from reconciler.spec.model_errors import did_you_mean
 from reconciler.spec.models import MigrationSpec, SpecModel
-from reconciler.spec.sourced import Sourced
+from reconciler.spec.sourced import Sourced, YamlItemLocator
 
 S = TypeVar("S", bound=SpecModel)
 
@@ -198,9 +200,44 @@ class _Resolver:
                 validate_only=spec.validate_only,
                 protect=spec.protect,
                 range=item.where.item,
+                after=tuple(dict.fromkeys(wave_key(w) for w in spec.after or ())),
+                gate=_gate(spec.gate),
+                max_in_flight=spec.max_in_flight,
             )
+            if spec.gate is not None and not spec.after:
+                self.diags.error(
+                    "gate: a gate needs the waves it applies to",
+                    item.where.field("gate"),
+                    detail="name them with after: [WAVE, ...]",
+                    address=address(WAVE, name),
+                )
             self.waves[name] = _Wave(wave, item)
             self.desired.waves[name] = wave
+        self.check_after()
+
+    def check_after(self) -> None:
+        """Every wave named in ``after`` is declared, and no wave follows itself through others."""
+        follows: dict[str, list[str]] = {}
+        for name, entry in self.waves.items():
+            for i, written in enumerate(entry.source.spec.after or ()):
+                if wave_key(written) not in self.waves:
+                    others = [w.wave.name for w in self.waves.values() if w is not entry]
+                    self.diags.error(
+                        f'after: wave "{written}" is not declared',
+                        _element(entry.source.where, "after", i),
+                        detail=did_you_mean(written, others) if others else "declare it under waves:",
+                        address=address(WAVE, name),
+                    )
+            follows[name] = [p for p in entry.wave.after if p in self.waves]
+        for cycle in _cycles(follows):
+            names = [self.waves[k].wave.name for k in cycle]
+            last = self.waves[cycle[-1]]
+            self.diags.error(
+                f"after: waves follow each other in a cycle: {' after '.join([*names, names[0]])}",
+                _element(last.source.where, "after", _index_of(last, cycle[0])),
+                detail="no wave of the cycle could ever start; remove one of these after: entries",
+                address=address(WAVE, cycle[-1]),
+            )
 
     def schedule_order(
         self, preferred: datetime | None, latest: datetime | None, item: Sourced[Any], addr: str
@@ -400,6 +437,65 @@ def resolve(sources: SpecSources, context: SpecContext, diags: Diagnostics) -> D
                 address=address(WAVE, name),
             )
     return r.desired
+
+
+def _element(where: Any, name: str, index: int) -> SourceRange:
+    """The list element ``name[index]`` of a YAML item (waves are only written in YAML), else the field."""
+    if isinstance(where, YamlItemLocator):
+        field_loc = where.loc.value_of(name)
+        element = field_loc.value_of(index) if field_loc is not None else None
+        if element is not None:
+            return element.range(where.filename)
+    located: SourceRange = where.field(name)
+    return located
+
+
+def _index_of(entry: _Wave, key: str) -> int:
+    written = [wave_key(w) for w in entry.source.spec.after or ()]
+    return written.index(key) if key in written else 0
+
+
+def _gate(spec: Any) -> Gate:
+    if spec is None:
+        return Gate()
+    return Gate(Threshold.parse(spec.min_completed), Threshold.parse(spec.max_failed))
+
+
+def _cycles(follows: dict[str, list[str]]) -> list[list[str]]:
+    """Each cycle of the "follows" graph once: waves each of which follows the next, the last following the
+    first, starting at the first declared; found by a depth-first walk in declaration order."""
+    order = {name: i for i, name in enumerate(follows)}
+    done: set[str] = set()
+    found: list[list[str]] = []
+    seen_cycles: set[frozenset[str]] = set()
+    for root in follows:
+        if root in done:
+            continue
+        path: list[str] = []
+        on_path: set[str] = set()
+        stack: list[tuple[str, int]] = [(root, 0)]
+        while stack:
+            node, i = stack.pop()
+            if i == 0:
+                path.append(node)
+                on_path.add(node)
+            preds = follows[node]
+            if i < len(preds):
+                stack.append((node, i + 1))
+                nxt = preds[i]
+                if nxt in on_path:
+                    cycle = path[path.index(nxt) :]
+                    if frozenset(cycle) not in seen_cycles:
+                        seen_cycles.add(frozenset(cycle))
+                        first = min(range(len(cycle)), key=lambda j: order[cycle[j]])
+                        found.append(cycle[first:] + cycle[:first])
+                elif nxt not in done:
+                    stack.append((nxt, 0))
+            else:
+                path.pop()
+                on_path.discard(node)
+                done.add(node)
+    return found
 
 
 def _group_of_site(url: str, nicknames: dict[str, str]) -> str | None:

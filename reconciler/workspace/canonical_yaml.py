@@ -156,6 +156,7 @@ def _spec(data: Any) -> None:
             continue
         for item in value:
             if isinstance(item, CommentedMap):
+                _nested_order(item, model)
                 reorder_keys(item, item_key_order(model))
         sort_key = _SORT_KEYS.get(kind)
         if sort_key is not None:
@@ -190,6 +191,15 @@ def natural_parts(key: str) -> list[str | int]:
 def _config(data: Any) -> None:
     if isinstance(data, CommentedMap):
         _model_order(data, WorkspaceConfig, data)
+
+
+def _nested_order(item: CommentedMap, model: type[BaseModel]) -> None:
+    """The keys of an item's nested mappings (a wave's ``gate``) in their model's field order."""
+    for name, info in model.model_fields.items():
+        value = item.get(name)
+        nested = _nested_model(info.annotation)
+        if nested is not None and isinstance(value, CommentedMap):
+            _model_order(value, nested, (item, name))
 
 
 def _model_order(data: CommentedMap, model: type[BaseModel], head: Head) -> None:

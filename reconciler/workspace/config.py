@@ -29,6 +29,7 @@ DEFAULT_STATE_PATH = ".reconciler/state.json"
 DEFAULT_SPEC_FILES = ("**/*.yaml", "**/*.yml")
 GRAPH_BASE_URL = "https://graph.microsoft.com/beta"
 AUTHORITY_BASE_URL = "https://login.microsoftonline.com"
+DEFAULT_MAX_IN_FLIGHT = 4000
 
 # Shown instead of a did-you-mean when someone tries to put a secret value in the config.
 _SECRET_HINT = (
@@ -229,6 +230,13 @@ class WorkspaceConfig(ConfigModel):
     graph: GraphConfig = Field(default_factory=GraphConfig)
     state: StateConfig = Field(default_factory=LocalStateConfig)
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
+    max_in_flight: int = Field(
+        DEFAULT_MAX_IN_FLIGHT,
+        ge=1,
+        le=1_000_000,
+        description="At most this many of the workspace's migrations queued or in progress at once; further "
+        "starts wait for a later plan (Microsoft's guidance: up to 4,000 queued moves).",
+    )
     spec_files: list[NonEmptyText] = Field(
         default_factory=lambda: list(DEFAULT_SPEC_FILES),
         description="Glob patterns (relative to the workspace) of spec files; reconciler.yaml and hidden "

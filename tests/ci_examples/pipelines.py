@@ -177,7 +177,8 @@ class Runner:
         return bin_dir
 
     def environment(self, step: Step) -> dict[str, str]:
-        keep = ("HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+        # PYTHONPATH too: the commands run the tree under test, as run_cli does, not whichever copy is installed.
+        keep = ("HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "PYTHONPATH")
         env = {k: v for k, v in os.environ.items() if k in keep}
         env["PATH"] = f"{self.bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"

@@ -66,6 +66,7 @@ def test_github_triggers(github: Any) -> None:
     assert jobs["apply"]["if"] == "github.event_name == 'push'"
     assert "schedule" in jobs["drift"]["if"]
     assert "pull_request" not in jobs["drift"]["if"]
+    assert jobs["advance"]["if"] == jobs["drift"]["if"]  # waves advance on the drift check's schedule
 
 
 def test_github_jobs_run_the_three_behaviours_in_order(github: Any) -> None:
@@ -85,10 +86,22 @@ def test_github_jobs_run_the_three_behaviours_in_order(github: Any) -> None:
     assert drift[:3] == ["reconciler", "plan", "$RECONCILER_WORKSPACE"]
     assert "--detailed-exitcode" in drift
     assert "-out" not in drift
+    _advance_starts_only(jobs["advance"])
     _, comments, _ = all_lines(jobs)
     [comment] = comments
     assert comment.step.job == "plan"
     assert words(comment.text)[1:4] == [COMMENT_SCRIPT_IN_REPO, "github", "plan.md"]
+
+
+def _advance_starts_only(steps: list[Step]) -> None:
+    """Plan only starts into a file, then apply exactly that file: nothing else is changed unattended."""
+    plan, *show, apply = _commands(steps)
+    assert plan[:3] == ["reconciler", "plan", "$RECONCILER_WORKSPACE"]
+    assert plan[plan.index("--only") + 1] == "start"
+    saved = plan[plan.index("-out") + 1]
+    assert all(cmd[:2] == ["reconciler", "show"] and saved in cmd for cmd in show)
+    assert apply[:3] == ["reconciler", "apply", saved]
+    assert "--auto-approve" not in apply
 
 
 def test_github_plan_artifact_is_what_the_merge_job_downloads(github: Any) -> None:
@@ -111,6 +124,8 @@ def test_github_applies_never_overlap(github: Any) -> None:
     assert "${{" not in jobs["apply"]["concurrency"]["group"]
     assert jobs["apply"]["environment"]
     assert jobs["plan"]["concurrency"]["cancel-in-progress"] is True
+    assert jobs["advance"]["concurrency"] == jobs["apply"]["concurrency"]  # one queue for everything that applies
+    assert jobs["advance"]["environment"]
 
 
 def test_github_permissions_are_minimal(github: Any) -> None:
@@ -119,6 +134,7 @@ def test_github_permissions_are_minimal(github: Any) -> None:
         "plan": {"contents": "read", "pull-requests": "write", "id-token": "write"},
         "apply": {"contents": "read", "actions": "read", "pull-requests": "read", "id-token": "write"},
         "drift": {"contents": "read", "id-token": "write"},
+        "advance": {"contents": "read", "id-token": "write"},
     }
     assert {name: job["permissions"] for name, job in github["jobs"].items()} == expected
 
@@ -158,13 +174,14 @@ def test_ado_triggers(ado: Any) -> None:
     assert schedule["branches"]["include"] == ["main"]
     assert schedule["always"] is True
     stages = {s["stage"]: s for s in ado["stages"]}
-    assert set(stages) == {"plan", "apply", "drift"}
+    assert set(stages) == {"plan", "apply", "drift", "advance"}
     assert stages["plan"]["condition"] == "eq(variables['Build.Reason'], 'PullRequest')"
     assert "'IndividualCI'" in stages["apply"]["condition"]
     assert "eq(variables['Build.SourceBranch'], 'refs/heads/main')" in stages["apply"]["condition"]
     assert "PullRequest" not in stages["apply"]["condition"]
     assert "'Schedule'" in stages["drift"]["condition"]
     assert "PullRequest" not in stages["drift"]["condition"]
+    assert stages["advance"]["condition"] == stages["drift"]["condition"]
     # A stage depends on the one before it unless it says otherwise; these three are alternatives.
     assert all(s["dependsOn"] == [] for s in ado["stages"])
 
@@ -184,6 +201,7 @@ def test_ado_stages_run_the_three_behaviours_in_order(ado: Any) -> None:
     [drift] = _commands(jobs["drift"])
     assert drift[:3] == ["reconciler", "plan", "$RECONCILER_WORKSPACE"]
     assert "--detailed-exitcode" in drift
+    _advance_starts_only(jobs["advance"])
     [comment] = all_lines(jobs)[1]
     assert comment.step.job == "plan"
     assert words(comment.text)[1:4] == [COMMENT_SCRIPT_IN_REPO, "azure-devops", "plan.md"]
@@ -265,6 +283,6 @@ def test_every_shell_script_is_accounted_for(path: Any) -> None:
     seen = sorted(step.script for steps in jobs.values() for step in steps)
     assert seen == sorted(shell_scripts(doc))
     commands, comments, others = all_lines(jobs)
-    assert len(commands) == 6
+    assert len(commands) == (9 if path == GITHUB_WORKFLOW else 8)  # GitHub also shows the starts in the summary
     assert len(comments) == 1
     assert not any("reconciler" in words(line.text) for line in others)

@@ -83,11 +83,11 @@ def _pipeline_flow(
     jobs: dict[str, list[Step]],
     runner: Runner,
     plan_file: str,
-    names: tuple[str, str, str],
+    names: tuple[str, str, str, str],
     comments: Callable[[], list[str]],
 ) -> None:
-    """PR (two pushes), merge, drift: the order a team's pipeline runs them in."""
-    pr_job, apply_job, drift_job = names
+    """PR (two pushes), merge, drift and the scheduled wave advance: the order a team's pipeline runs them in."""
+    pr_job, apply_job, drift_job, advance_job = names
 
     ci.fresh_checkout()
     runner.run_job(jobs[pr_job])
@@ -120,6 +120,10 @@ def _pipeline_flow(
     ci.fresh_checkout()
     [clean] = runner.run_job(jobs[drift_job], expect=0)
     assert "No changes." in clean.stdout
+    # The scheduled advance: a plan of starts only, applied as saved (this workspace has no migrations).
+    advanced = runner.run_job(jobs[advance_job])
+    assert "Limited with --only start" in advanced[0].stdout, advanced[0].stdout
+    assert "Limited with --only start" in advanced[-1].stdout  # apply: nothing to start now, and says why
 
     ci.commit("unapplied.yaml", mapping_file(12))  # on main without a reviewed plan: the spec drifted
     ci.fresh_checkout()
@@ -142,12 +146,12 @@ def test_github_workflow_plans_comments_applies_and_checks_drift(ci_repo: CiRepo
         human = api.seed(PR, "Looks right to me; waiting for the plan.")
         other = api.seed(PR, "<!-- reconciler-plan:other-workspace -->\nanother workspace's plan")
         jobs, runner, plan_file = _github(ci_repo, tmp_path, api)
-        assert set(jobs) == {"plan", "apply", "drift"}
+        assert set(jobs) == {"plan", "apply", "drift", "advance"}
 
         def ours() -> list[str]:
             return [c["body"] for c in api.on(PR) if c["id"] not in (human, other)]
 
-        _pipeline_flow(ci_repo, jobs, runner, plan_file, ("plan", "apply", "drift"), ours)
+        _pipeline_flow(ci_repo, jobs, runner, plan_file, ("plan", "apply", "drift", "advance"), ours)
         assert api.writes() == ["POST", "PATCH"]
         assert api.comments[human]["body"].startswith("Looks right")
         assert api.comments[other]["body"].endswith("another workspace's plan")
@@ -157,12 +161,12 @@ def test_azure_pipeline_plans_comments_applies_and_checks_drift(ci_repo: CiRepo)
     org, project, repo = "acme", "Tenant Migration", "8d2f0a4e-33b1-4c5e-9f6a-0b1c2d3e4f50"
     with FakeAzureDevOps(token="ado_example_token", org=org, project=project, repo=repo) as api:
         jobs, runner, plan_file = _ado(ci_repo, api, org, project, repo)
-        assert set(jobs) == {"plan", "apply", "drift"}
+        assert set(jobs) == {"plan", "apply", "drift", "advance"}
 
         def threads() -> list[str]:
             return [str(t["comments"][0]["content"]) for t in api.on(PR)]
 
-        _pipeline_flow(ci_repo, jobs, runner, plan_file, ("plan", "apply", "drift"), threads)
+        _pipeline_flow(ci_repo, jobs, runner, plan_file, ("plan", "apply", "drift", "advance"), threads)
         assert api.writes() == ["POST", "PATCH"]
         [thread] = api.on(PR)
         assert thread["status"] == "closed"  # visible, and never blocks a comment-resolution policy

@@ -11,11 +11,14 @@ from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, Ob
 from reconciler.plan.planner import PlanContext
 from reconciler.spec.desired import (
     Desired,
+    Gate,
     GroupMapping,
     GroupMigration,
     SiteMigration,
+    Threshold,
     UserMapping,
     UserMigration,
+    Wave,
 )
 from reconciler.spec.diagnostics import SourceRange
 from reconciler.spec.enums import GroupType, MigrationState, UserType
@@ -46,8 +49,27 @@ def _migration(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _wave(raw: dict[str, Any]) -> Wave:
+    gate = raw.get("gate", {})
+    return Wave(
+        name=raw["name"],
+        description=None,
+        preferred_start=_time(raw.get("preferred_start")),
+        latest_start=None,
+        validate_only=None,
+        protect=None,
+        range=HERE,
+        after=tuple(a.lower() for a in raw.get("after", [])),
+        gate=Gate(Threshold.parse(gate.get("min_completed", "100%")), Threshold.parse(gate.get("max_failed", 0))),
+        max_in_flight=raw.get("max_in_flight"),
+    )
+
+
 def desired(raw: dict[str, Any]) -> Desired:
     d = Desired()
+    for w in raw.get("waves", []):
+        wave = _wave(w)
+        d.waves[wave.key] = wave
     for m in raw.get("user_mappings", []):
         item = UserMapping(
             source_upn=m["source_upn"],

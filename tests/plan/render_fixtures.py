@@ -362,6 +362,31 @@ def stalled_plan() -> Plan:
     return Plan([_held("gus")], [], [], EVIDENCE, _impossible())
 
 
+def _site(name: str, action: Action, reason: str, wave: str, waiting: str | None = None) -> Change:
+    key = f"https://contoso.sharepoint.com/sites/{name}"
+    after = task_values(f"https://fabrikam.sharepoint.com/sites/{name}")
+    change = migration("site_migration", key, action, reason, wave=wave, after=after)
+    return dataclasses.replace(change, waiting=waiting)
+
+
+def waves_plan() -> Plan:
+    """Starts of an open wave beside starts waiting for a shut gate and for capacity (plan --only start)."""
+    gate = "wave2 waits: pilot 3/4 completed (75% < 95%)"
+    capacity = "capacity: 4,000 in flight (max_in_flight 4,000); a later plan starts it as tasks finish"
+    changes = [
+        _site("p4", Action.START, "no migration task exists for this source", "pilot"),
+        _site("a1", Action.WAIT, capacity, "pilot", "capacity"),
+        _site("w1", Action.WAIT, gate, "wave2", "gate"),
+        _site("w2", Action.WAIT, gate, "wave2", "gate"),
+    ]
+    return Plan(changes, [], [], EVIDENCE, [], {"only_start": True})
+
+
+def waiting_plan() -> Plan:
+    """Nothing to start now: every start waits (not converged, and not pending either)."""
+    return Plan([_site("w1", Action.WAIT, "wave2 waits: pilot 3 failed (> 2)", "wave2", "gate")], [], [], EVIDENCE)
+
+
 PLANS = {
     "empty": empty_plan,
     "converged": converged_plan,
@@ -369,4 +394,6 @@ PLANS = {
     "big": big_plan,
     "guarded": guarded_plan,
     "stalled": stalled_plan,
+    "waves": waves_plan,
+    "waiting": waiting_plan,
 }

@@ -20,7 +20,7 @@ def _errors(document: Any) -> list[str]:
     return [str(e) for e in VALIDATOR.iter_errors(document)]
 
 
-@pytest.mark.parametrize("name", ["empty", "converged", "mixed", "big", "guarded", "stalled"])
+@pytest.mark.parametrize("name", ["empty", "converged", "mixed", "big", "guarded", "stalled", "waves", "waiting"])
 def test_every_fixture_plan_matches_the_schema(name: str) -> None:
     plan: Plan = getattr(render_fixtures, f"{name}_plan")()
     assert _errors(json.loads(json.dumps(plan.to_json()))) == []
@@ -43,4 +43,13 @@ def test_the_schema_checks_impossible_edits_and_held_changes() -> None:
     assert any(c["held"] for c in doc["resource_changes"])
     del doc["impossible_edits"][0]["fix"]
     doc["resource_changes"][0]["held"] = "yes"
+    assert len(_errors(doc)) == 2
+
+
+def test_the_schema_checks_waiting_starts_and_limited_plans() -> None:
+    doc = json.loads(json.dumps(render_fixtures.waves_plan().to_json()))
+    assert {c.get("waiting") for c in doc["resource_changes"]} == {None, "gate", "capacity"}
+    assert doc["options"] == {"only_start": True}
+    doc["resource_changes"][1]["waiting"] = "later"
+    doc["options"]["only_start"] = "yes"
     assert len(_errors(doc)) == 2

@@ -18,7 +18,12 @@ def test_case(name: str) -> None:
         cases.desired(case.get("desired", {})),
         cases.observed(case.get("observed", {})),
         cases.state(case.get("state", {})),
-        dataclasses.replace(cases.CONTEXT, override_mapping_holds=case.get("override_mapping_holds", False)),
+        dataclasses.replace(
+            cases.CONTEXT,
+            override_mapping_holds=case.get("override_mapping_holds", False),
+            max_in_flight=case.get("max_in_flight", cases.CONTEXT.max_in_flight),
+            only=frozenset(case.get("only", [])),
+        ),
         selection,
     )
     expect = case["expect"]
@@ -34,6 +39,7 @@ def test_case(name: str) -> None:
     for wanted, edit in zip(expect.get("impossible_reasons", []), result.impossible, strict=True):
         assert wanted in edit.reason + " " + edit.fix, (edit.address, edit.reason, edit.fix)
     assert [c.address for c in result.changes if c.held] == expect.get("held", [])
+    assert [[c.address, c.waiting] for c in result.changes if c.waiting] == expect.get("waiting", [])
     assert result.options == expect.get("options", {})
     if "after" in expect:
         assert result.changes[0].after == expect["after"]

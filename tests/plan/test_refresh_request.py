@@ -51,3 +51,37 @@ def test_an_unselected_deletion_adds_nothing() -> None:
     request = refresh_request(cases.desired(DESIRED), cases.state(STATE), Selection(("site_migration[*]",)))
     assert request.user_mappings == []
     assert request.tasks == [("site", "https://contoso.sharepoint.com/sites/a", "t-a")]
+
+
+def _site(name: str, wave: str) -> dict[str, str]:
+    return {
+        "source_url": f"https://contoso.sharepoint.com/sites/{name}",
+        "target_url": f"https://fabrikam.sharepoint.com/sites/{name}",
+        "wave": wave,
+    }
+
+
+def test_a_selected_migration_reads_its_gates_waves_and_every_managed_task() -> None:
+    desired = {
+        "waves": [{"name": "pilot"}, {"name": "wave2", "after": ["pilot"]}, {"name": "other"}],
+        "site_migrations": [_site("p1", "pilot"), _site("w1", "wave2"), _site("o1", "other")],
+    }
+    state = {
+        "resources": {
+            'site_migration["https://contoso.sharepoint.com/sites/o1"]': {
+                "kind": "site_migration",
+                "key": "https://contoso.sharepoint.com/sites/o1",
+                "task_id": "t-o1",
+            }
+        }
+    }
+    request = refresh_request(
+        cases.desired(desired),
+        cases.state(state),
+        Selection(('site_migration["https://contoso.sharepoint.com/sites/w1"]',)),
+    )
+    assert request.tasks == [
+        ("site", "https://contoso.sharepoint.com/sites/o1", "t-o1"),  # managed: counts toward max_in_flight
+        ("site", "https://contoso.sharepoint.com/sites/p1", None),  # the pilot wave its gate is judged by
+        ("site", "https://contoso.sharepoint.com/sites/w1", None),  # selected
+    ]

@@ -51,6 +51,10 @@ GOLDEN_CASES = [
     ("guarded", "markdown"),
     ("stalled", "text"),
     ("stalled", "markdown"),
+    ("waves", "text"),
+    ("waves", "markdown"),
+    ("waiting", "text"),
+    ("waiting", "markdown"),
 ]
 SUMMARY = re.compile(
     r"^Plan: (\d+) to create, (\d+) to update, (\d+) to delete, (\d+) to start, (\d+) to cancel, (\d+) to forget"

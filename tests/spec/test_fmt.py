@@ -73,6 +73,17 @@ def test_natural_order_of_numbers() -> None:
     assert [line.split("/sites/")[1].split(",")[0] for line in out.splitlines()[1:]] == ["s1", "s2", "s10"]
 
 
+def test_a_waves_gate_keys_follow_the_model() -> None:
+    text = (
+        "waves:\n  - name: pilot\n  - max_in_flight: 2\n    gate:\n      max_failed: 1\n"
+        "      min_completed: 95%  # most\n    after: [pilot]\n    name: wave2\n"
+    )
+    assert format_spec(text) == (
+        "waves:\n  - name: pilot\n  - name: wave2\n    after: [pilot]\n    gate:\n"
+        "      min_completed: 95%  # most\n      max_failed: 1\n    max_in_flight: 2\n"
+    )
+
+
 def test_config_keys_follow_the_model() -> None:
     text = (
         "target:\n  domain: fabrikam.com  # t\n  tenant_id: 209a1d2e-6cb2-5501-a039-58b1392b7c3d\n"
