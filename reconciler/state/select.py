@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from reconciler.extras import needs
 from reconciler.state.backend import StateBackend
 from reconciler.state.local import LocalBackend
 from reconciler.workspace.config import AzureBlobStateConfig
@@ -16,8 +17,9 @@ def open_backend(ws: Workspace) -> StateBackend:
     """A fresh backend instance for one run (it remembers the version it read and the lock it holds)."""
     config = ws.config.state if ws.config is not None else None
     if isinstance(config, AzureBlobStateConfig):
-        # Imported here: the Azure SDK is slow to import and most runs use the local file.
-        from reconciler.state.azure_blob import AzureBlobBackend, client_from_config
+        # Imported here: the Azure SDK is slow to import, most runs use the local file, and it is an extra.
+        with needs("azure"):
+            from reconciler.state.azure_blob import AzureBlobBackend, client_from_config
 
-        return AzureBlobBackend(client_from_config(config), config.lease_seconds)
+            return AzureBlobBackend(client_from_config(config), config.lease_seconds)
     return LocalBackend(ws.state_path)
