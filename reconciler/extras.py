@@ -9,6 +9,7 @@ bug of ours) is left alone.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -44,3 +45,10 @@ def needs(extra: str) -> Iterator[None]:
         if root in EXTRAS[extra][0]:
             raise MissingExtra(extra, root) from None
         raise
+
+
+def check(extra: str) -> None:
+    """``MissingExtra`` unless every module ``extra`` provides can be found (without importing them)."""
+    for module in sorted(EXTRAS[extra][0]):
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtra(extra, module)

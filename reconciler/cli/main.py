@@ -16,6 +16,7 @@ from reconciler import __version__
 from reconciler.cli import logs
 from reconciler.cli.apply import apply
 from reconciler.cli.common import WORKSPACE_META
+from reconciler.cli.demo import demo
 from reconciler.cli.emulator import emulator
 from reconciler.cli.export import export
 from reconciler.cli.import_ import import_
@@ -85,3 +86,4 @@ main.add_command(state)
 main.add_command(status)
 main.add_command(import_)
 main.add_command(export)
+main.add_command(demo)
