@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -21,8 +23,14 @@ def demo(directory: Path | None) -> None:
     apply exactly that plan, plan again (No changes.), show status, stop the emulator."""
     from reconciler.operations.demo import run_demo
 
+    # A CI job's timeout sends SIGTERM: end as on Ctrl-C, so the emulator is stopped and nothing is left behind.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         run_demo(directory, click.echo)
     except KeyboardInterrupt:
         click.echo("Interrupted: the demo stopped, and the emulator with it.", err=True)
         sys.exit(130)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
