@@ -72,6 +72,13 @@ def test_a_dir_that_is_not_empty_is_refused_before_anything_starts(tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+def test_a_dir_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    result = run_cli("demo", "--dir", str(tmp_path / "file" / "sub"))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"Error: {tmp_path / 'file' / 'sub'}: cannot use it for --dir: Not a directory\n"
+
+
 @pytest.fixture
 def started(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
     """The emulator processes the demo starts (real ones), to check they were stopped."""
@@ -115,4 +122,21 @@ def test_ctrl_c_stops_the_emulator_and_removes_the_temporary_folder(
         demo.run_demo(None, lines.append)
     work = Path(lines[0].rpartition("the workspace: ")[2]).parent
     assert not work.exists()
+    assert [proc.poll() is not None for proc in started] == [True]
+
+
+def test_a_folder_that_cannot_be_written_is_one_line_and_stops_the_emulator(
+    started: list[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def disk_full(root: Path) -> None:
+        raise OSError(28, "No space left on device", str(root / "users.yaml"))
+
+    monkeypatch.setattr(demo, "write_quickstart", disk_full)
+    folder = tmp_path / "demo"
+    lines: list[str] = []
+    with pytest.raises(demo.DemoFailed) as failed:
+        demo.run_demo(folder, lines.append)
+    assert str(failed.value) == (
+        f"{folder / 'quickstart' / 'users.yaml'}: No space left on device; the demo's files are kept in {folder}"
+    )
     assert [proc.poll() is not None for proc in started] == [True]

@@ -86,9 +86,12 @@ def run_step(step: Step, cwd: Path) -> int:
 def _work_folder(directory: Path | None) -> Path:
     if directory is None:
         return Path(tempfile.mkdtemp(prefix="reconciler-demo-"))
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise DemoFailed(f"{directory}: not an empty folder; give a new or empty one to --dir")
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+            raise DemoFailed(f"{directory}: not an empty folder; give a new or empty one to --dir")
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DemoFailed(f"{directory}: cannot use it for --dir: {exc.strerror or type(exc).__name__}") from None
     return directory.resolve()  # the emulator runs in another folder: its paths must not be relative
 
 
@@ -125,6 +128,11 @@ def run_demo(directory: Path | None, say: Callable[[str], None]) -> None:
     except KeyboardInterrupt:
         keep = directory is not None
         raise
+    except OSError as exc:  # the work folder could not be written (disk full, permissions)
+        keep = True
+        where = exc.filename or work
+        reason = exc.strerror or type(exc).__name__
+        raise DemoFailed(f"{where}: {reason}; the demo's files are kept in {work}") from None
     finally:
         if proc is not None:
             stop_emulator(proc)
