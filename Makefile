@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install azurite demo test check lint types pytest bench bench-graph bench-spec bench-export bench-apply bench-plan schemas clean
+.PHONY: install azurite demo test check wheel-check lint types pytest bench bench-graph bench-spec bench-export bench-apply bench-plan schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ $(AZURITE_STAMP): tools/azurite/package.json tools/azurite/package-lock.json
 azurite: $(AZURITE_STAMP)
 
 demo: install
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash scripts/demo.sh
+	$(VENV)/bin/reconciler demo
+
+# The published path: build the wheel, install it with [emulator] into a fresh venv outside the tree, run it.
+wheel-check: install
+	BUILDER=$(PY) bash scripts/wheel_check.sh
 
 test: check
 
@@ -63,4 +67,4 @@ schemas: install
 	$(PY) -m reconciler.workspace.schema
 
 clean:
-	rm -rf $(VENV) tools/azurite/node_modules .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) tools/azurite/node_modules .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info

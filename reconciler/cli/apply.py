@@ -99,6 +99,8 @@ def apply(
                 "whole (plan again with them)"
             )
         saved = planfile.load(target)
+        if (problem := planfile.version_problem(saved, target)) is not None:
+            raise planfile.PlanFileError(problem)
         ws = load_ok(_plan_workspace(saved.workspace, workspace), "nothing was applied")
     else:
         if workspace is not None:

@@ -9,6 +9,9 @@ from typing import Any
 
 import click
 
+from reconciler import DOCS_URL
+from reconciler.extras import needs
+
 
 def _pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
     out: dict[str, str] = {}
@@ -48,7 +51,10 @@ def emulator() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the CA certificate (default: beside --state, else a temporary folder).",
 )
-@click.option("--faults", help="Fault settings: a YAML/JSON file or inline JSON (see specs/graph/behaviour.md §7).")
+@click.option(
+    "--faults",
+    help=f"Fault settings: a YAML/JSON file or inline JSON (format: section 7 of {DOCS_URL}/specs/graph/behaviour.md).",
+)
 @click.option("--behaviour", multiple=True, metavar="NAME=VALUE", help="Set a behaviour switch (repeatable).")
 @click.option(
     "--engine",
@@ -97,7 +103,8 @@ def serve(
     log_level: str,
 ) -> None:
     """Serve the emulator over HTTPS until interrupted."""
-    from reconciler.emulator.server import ServeError, ServeOptions, run
+    with needs("emulator"):
+        from reconciler.emulator.server import ServeError, ServeOptions, run
 
     options = ServeOptions(
         host=host,

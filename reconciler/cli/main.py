@@ -16,6 +16,7 @@ from reconciler import __version__
 from reconciler.cli import logs
 from reconciler.cli.apply import apply
 from reconciler.cli.common import WORKSPACE_META
+from reconciler.cli.demo import demo
 from reconciler.cli.doctor import doctor
 from reconciler.cli.emulator import emulator
 from reconciler.cli.export import export
@@ -86,4 +87,5 @@ main.add_command(state)
 main.add_command(status)
 main.add_command(import_)
 main.add_command(export)
+main.add_command(demo)
 main.add_command(doctor)

@@ -59,7 +59,7 @@ ENDPOINTS = {
     "PUT /_emulator/clock": "{speed?, now?}",
     "POST /_emulator/clock/advance": "{seconds}",
     "GET|PATCH /_emulator/engine": "queue delay, duration, jitter, failure rate",
-    "GET|PATCH /_emulator/behaviour": "switches of specs/graph/behaviour.md",
+    "GET|PATCH /_emulator/behaviour": "switches for what the Graph documentation leaves open",
     "GET|PUT|DELETE /_emulator/faults": "fault injection settings",
     "GET|DELETE /_emulator/counters": "requests by endpoint and status",
     "GET /_emulator/tasks": "every task of every tenant with its status now",

@@ -38,12 +38,16 @@ def start_emulator(workdir: Path, *args: str, wait: float = 30.0) -> tuple[subpr
             stdin=subprocess.DEVNULL,
         )
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if conn_file.exists() and conn_file.stat().st_size > 0:
-            return proc, json.loads(conn_file.read_text())
-        if proc.poll() is not None:
-            raise RuntimeError(f"emulator exited with {proc.returncode}: {log_file.read_text()[-4000:]}")
-        time.sleep(0.05)
+    try:
+        while time.monotonic() < deadline:
+            if conn_file.exists() and conn_file.stat().st_size > 0:
+                return proc, json.loads(conn_file.read_text())
+            if proc.poll() is not None:
+                raise RuntimeError(f"emulator exited with {proc.returncode}: {log_file.read_text()[-4000:]}")
+            time.sleep(0.05)
+    except BaseException:  # Ctrl-C while waiting included: the caller never gets the process to stop it
+        stop_emulator(proc)
+        raise
     stop_emulator(proc)
     raise RuntimeError(f"emulator did not write its connection file within {wait:.0f} s")
 

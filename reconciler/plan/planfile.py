@@ -1,8 +1,10 @@
 """Saved plans (``plan -out FILE``): the plan document plus what apply needs to trust it.
 
-The file is the plan's JSON (the one serializer) with a ``planfile`` section: when and for which
-tenants it was made. ``stale_reasons`` compares the evidence with the workspace as it is now, so
-``apply FILE`` can refuse a plan whose spec or state moved. It lists every UPN, so it is written 0600.
+The file is the plan's JSON (the one serializer) with a ``planfile`` section: when, by which
+reconciler version and for which tenants it was made. ``version_problem`` refuses a plan another
+version made (as Terraform does: what a plan means may change between versions); ``stale_reasons``
+compares the evidence with the workspace as it is now, so ``apply FILE`` can refuse a plan whose spec
+or state moved. It lists every UPN, so it is written 0600.
 Loading checks every field apply relies on for its type (strict pydantic models) before building the
 plan: a damaged or hand-edited file (``"refreshed": "false"``) is one error naming the file and the field.
 """
@@ -17,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from reconciler import __version__
 from reconciler.atomic import atomic_write_text
 from reconciler.errors import ReconcilerError
 from reconciler.jsonindent import dumps_indented
@@ -39,6 +42,7 @@ class PlanFile:
     source_tenant_id: str
     target_tenant_id: str
     workspace: str | None = None
+    reconciler_version: str | None = None  # None: made before versions were recorded (0.1)
 
 
 def save(path: Path, plan: Plan, source_tenant_id: str, target_tenant_id: str, workspace: Path | None = None) -> None:
@@ -46,6 +50,7 @@ def save(path: Path, plan: Plan, source_tenant_id: str, target_tenant_id: str, w
     doc["planfile"] = {
         "kind": KIND,
         "created": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "reconciler_version": __version__,
         "source_tenant_id": source_tenant_id,
         "target_tenant_id": target_tenant_id,
     }
@@ -90,7 +95,20 @@ def load(path: Path) -> PlanFile:
         meta["source_tenant_id"],
         meta["target_tenant_id"],
         meta.get("workspace"),
+        meta.get("reconciler_version"),
     )
+
+
+def version_problem(saved: PlanFile, path: Path, version: str = __version__) -> str | None:
+    """Why this reconciler must not apply a plan (None: the same version made it)."""
+    if saved.reconciler_version == version:
+        return None
+    made_by = (
+        f"reconciler {saved.reconciler_version}"
+        if saved.reconciler_version is not None
+        else "reconciler 0.1 (it records no version)"
+    )
+    return f"{path} was made by {made_by}; this is {version}: make the plan again with this version"
 
 
 class _Strict(BaseModel):
@@ -100,6 +118,7 @@ class _Strict(BaseModel):
 # The fields apply relies on, in the order a fault is reported; a required field that is null is missing.
 class _Meta(_Strict):
     created: str
+    reconciler_version: str | None = None
     source_tenant_id: str
     target_tenant_id: str
     workspace: str | None = None

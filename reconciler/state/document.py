@@ -52,6 +52,7 @@ class JournalEntry(_Strict):
 class StateDocument(_Strict):
     """Everything but ``format_version``, which is checked first (a newer tool's state is not damaged)."""
 
+    reconciler_version: str | None = None  # absent in format 1
     lineage: str
     serial: int = Field(ge=0)
     resources: dict[str, ResourceDocument] | None = None

@@ -1,9 +1,11 @@
 """The state document: addresses this workspace manages, with task ids and the last applied values.
 
-JSON with a format version, a lineage (which workspace's history this is) and a serial (bumped on
-every write). Never a secret or a token. Reading is strict: a state file that is not ours, from a
-newer version, or damaged (bytes that are not UTF-8 JSON, a field of the wrong type, a journal entry
-without its kind) is refused with one line naming the file and the field, and is never rewritten.
+JSON with a format version, the reconciler version that last wrote it, a lineage (which workspace's
+history this is) and a serial (bumped on every write). Never a secret or a token. Format 1 (0.1,
+which recorded no reconciler version) is read as it is and written as format 2. Reading is strict: a
+state file that is not ours, written by a newer reconciler (it may record what this one would drop),
+or damaged (bytes that are not UTF-8 JSON, a field of the wrong type, a journal entry without its
+kind) is refused with one line naming the file and the field, and is never rewritten.
 Every field is checked for its type (``reconciler.state.document``, pydantic models in strict mode):
 ``"protect": "false"`` is damage, not ``True``.
 """
@@ -11,16 +13,20 @@ Every field is checked for its type (``reconciler.state.document``, pydantic mod
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reconciler import __version__
 from reconciler.errors import ReconcilerError
+from reconciler.spec.diagnostics import excerpt
 
 if TYPE_CHECKING:
     from reconciler.state.document import ResourceDocument
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)  # 1: written by 0.1, without reconciler_version
 
 
 class StateError(ReconcilerError):
@@ -71,10 +77,13 @@ class State:
     serial: int = 0
     resources: dict[str, ResourceState] = field(default_factory=dict)  # by address
     journal: list[dict[str, Any]] = field(default_factory=list)  # intents of writes in flight (apply)
+    written_by: str | None = None  # the reconciler version that last wrote it, as read (None: 0.1 or never written)
 
     def to_json(self) -> dict[str, Any]:
+        """The document as this version writes it (so it names this version)."""
         return {
             "format_version": FORMAT_VERSION,
+            "reconciler_version": __version__,
             "lineage": self.lineage,
             "serial": self.serial,
             "resources": {address: r.to_json() for address, r in sorted(self.resources.items())},
@@ -86,10 +95,16 @@ class State:
         if not isinstance(data, dict):
             raise StateError(f"{source}: not a state document (expected a JSON object)")
         version = data.get("format_version")
-        if version != FORMAT_VERSION:
+        if type(version) is not int or version not in READABLE_FORMATS:
             raise StateError(
                 f"{source}: state format_version {version!r} is not supported (this tool reads "
-                f"{FORMAT_VERSION}); upgrade reconciler"
+                f"{' and '.join(map(str, READABLE_FORMATS))}); upgrade reconciler"
+            )
+        written_by = data.get("reconciler_version")
+        if isinstance(written_by, str) and newer_than(written_by, __version__):
+            raise StateError(
+                f"{source}: the state was last written by reconciler {excerpt(written_by)}; this is {__version__}, "
+                f"which may drop what a newer version records: upgrade reconciler to {excerpt(written_by)} or later"
             )
         from reconciler.state.document import Damaged, validate_state  # pydantic: not for the planner's imports
 
@@ -100,7 +115,7 @@ class State:
         lineage, serial = doc.lineage, doc.serial
         resources = {address: ResourceState.of(r) for address, r in (doc.resources or {}).items()}
         journal: list[dict[str, Any]] = list(data.get("journal") or [])  # as written: a rerun reads all of it
-        return cls(lineage, serial, resources, journal)
+        return cls(lineage, serial, resources, journal, doc.reconciler_version)
 
     @classmethod
     def parse(cls, data: bytes, source: str) -> State:
@@ -135,3 +150,17 @@ class State:
         except OSError as exc:
             raise StateError(f"{path}: cannot read the state: {exc.strerror or type(exc).__name__}") from None
         return cls.parse(data, str(path))
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """The numeric release of a version (``0.10.0rc1`` -> (0, 10, 0)); trailing zeros do not count."""
+    match = re.match(r"\d+(?:\.\d+)*", version.strip())
+    numbers = [int(part) for part in match.group(0).split(".")] if match else []
+    while numbers and numbers[-1] == 0:
+        numbers.pop()
+    return tuple(numbers)
+
+
+def newer_than(version: str, current: str) -> bool:
+    """Whether ``version``'s release is later than ``current``'s (pre-release tags are not compared)."""
+    return _release(version) > _release(current)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler import DOCS_URL
 from reconciler.atomic import atomic_write_text
 from reconciler.spec.schema import SPEC_SCHEMA_FILE
 from reconciler.workspace.schema import CONFIG_SCHEMA_FILE, schema_files
@@ -47,7 +48,7 @@ source:
   #   certificate_password_env: CONTOSO_CERT_PASSWORD
   # or
   #   type: managed_identity
-  # or (CI without secrets: GitHub Actions / Azure DevOps OIDC, see docs/workspace.md)
+  # or (CI without secrets: GitHub Actions / Azure DevOps OIDC, see {DOCS_URL}/docs/workspace.md)
   #   type: workload_identity
   #   client_id: 00000000-0000-0000-0000-000000000000
   #   token_file_env: AZURE_FEDERATED_TOKEN_FILE

@@ -89,7 +89,7 @@ def test_pull_prints_what_push_reads(backend: LocalBackend, tmp_path: Path) -> N
     [
         ("not json", "not a state file"),
         (json.dumps({"format_version": 1, "lineage": "", "serial": 0}), "never written"),
-        (json.dumps({"format_version": 2, "lineage": LINEAGE, "serial": 1}), "format_version 2"),
+        (json.dumps({"format_version": 3, "lineage": LINEAGE, "serial": 1}), "format_version 3"),
     ],
 )
 def test_a_file_that_is_not_a_written_state_is_refused(tmp_path: Path, content: str, message: str) -> None:
