@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from reconciler import DISTRIBUTION, DOCS_URL
 from reconciler.errors import ReconcilerError
 from reconciler.graph.auth import TokenProvider
 from reconciler.graph.config import Certificate, DeviceCode, TenantConnection
@@ -261,9 +262,9 @@ def _credential_fix(tenant: _Tenant) -> str:
     if isinstance(ref, WorkloadIdentityCredential):
         return (
             f"set {ref.token_file_env} to the file the CI step writes with the OIDC token "
-            "(audience api://AzureADTokenExchange); see docs/real-tenants.md"
+            f"(audience api://AzureADTokenExchange); see {DOCS_URL}/docs/real-tenants.md"
         )
-    return "see docs/real-tenants.md for the credential types"
+    return f"see {DOCS_URL}/docs/real-tenants.md for the credential types"
 
 
 def _token(tenant: _Tenant, where: Endpoints | None) -> Check:
@@ -424,7 +425,7 @@ def _state(ws: Workspace) -> Check:
             "state",
             FAIL,
             f"the state backend needs a module that is not installed ({exc.name})",
-            "install the package's azure extra (see docs/install.md)",
+            f"install the azure extra: pip install '{DISTRIBUTION}[azure]'",
         )
     except ReconcilerError as exc:
         return Check("state", FAIL, str(exc), "set the variable state.auth names, in the job's environment")
