@@ -96,6 +96,8 @@ class Change:
     status: str | None = None  # a task's status as observed
     task_id: str | None = None
     held: bool = False  # a mapping deletion that waits until the migrations that may use it finish
+    # An update's members that apply changes, at Graph's paths (``reconciler.plan.explain``); None otherwise.
+    explanation: list[dict[str, Any]] | None = None
 
     @property
     def changing(self) -> bool:
@@ -122,6 +124,7 @@ class Change:
             "irreversible": self.action in IRREVERSIBLE,
             "destructive": self.action in DESTRUCTIVE,
             "held": self.held,
+            **({"explanation": self.explanation} if self.explanation is not None else {}),
         }
 
     @classmethod
@@ -138,6 +141,7 @@ class Change:
             status=data.get("status"),
             task_id=data.get("task_id"),
             held=data.get("held") is True,
+            explanation=data.get("explanation"),
         )
 
 
@@ -204,6 +208,9 @@ class Drift:
     before: dict[str, Any]  # last applied
     after: dict[str, Any] | None  # observed now; None when the object is gone
     reason: str
+    # Every member that differs between the last applied and the live object, at Graph's paths, declared in
+    # the spec or not (``reconciler.plan.explain``); None when the object is gone.
+    explanation: list[dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -213,11 +220,20 @@ class Drift:
             "before": self.before,
             "after": self.after,
             "reason": self.reason,
+            **({"explanation": self.explanation} if self.explanation is not None else {}),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Drift:
-        return cls(data["address"], data["kind"], data["key"], data["before"], data.get("after"), data["reason"])
+        return cls(
+            data["address"],
+            data["kind"],
+            data["key"],
+            data["before"],
+            data.get("after"),
+            data["reason"],
+            data.get("explanation"),
+        )
 
 
 @dataclass(frozen=True)

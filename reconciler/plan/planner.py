@@ -30,6 +30,7 @@ from typing import Any
 from reconciler.gcpause import gc_paused
 from reconciler.kinds import BY_NAME, KIND_ORDER, TASK_KINDS
 from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
+from reconciler.plan.explain import explain
 from reconciler.plan.model import (
     ORDER,
     Action,
@@ -291,7 +292,16 @@ def _mapping_update(
             "old target's owners and permissions, content moved after it gets the new one's. Check the "
             "permissions of the moves in flight once they finish.",
         )
-    b.change(addr, kind, key, Action.UPDATE, reason, before=before, after=declared)
+    b.change(
+        addr,
+        kind,
+        key,
+        Action.UPDATE,
+        reason,
+        before=before,
+        after=declared,
+        explanation=explain(kind, before, declared),
+    )
 
 
 def _shown(values: dict[str, Any], names: list[str]) -> str:
@@ -342,6 +352,7 @@ def _drift(b: _Builder, kind: str, key: str, addr: str, last: dict[str, Any], se
                 {n: last[n] for n in changed},
                 {n: seen.get(n) for n in changed},
                 f"{', '.join(changed)} changed outside reconciler",
+                explain(kind, last, seen),  # every member, not only those state recorded
             )
         )
 
