@@ -115,6 +115,18 @@ def test_unchanged_objects_make_no_deepdiff_call() -> None:
     assert explain_module.calls == before + 5  # 2 drifted objects, 3 updates
 
 
+def test_past_the_limit_objects_go_unexplained_and_the_plan_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.plan import planner
+
+    monkeypatch.setattr(planner, "EXPLAIN_LIMIT", 3)
+    result = _explained()
+    explained = [c.explanation for c in result.changes] + [d.explanation for d in result.drift]
+    assert sum(e is not None for e in explained) == 3
+    [warning] = [d for d in result.diagnostics if "path-level explanation" in d.summary]
+    assert warning.severity == "warning"
+    assert warning.summary == "2 drifted or updated objects shown without a path-level explanation"
+
+
 def test_planning_an_unchanged_workspace_does_not_import_deepdiff() -> None:
     code = (
         "import sys; from reconciler.plan import planner; "
