@@ -33,7 +33,7 @@ from reconciler.cli.common import (
     use_color,
 )
 from reconciler.cli.progress import Meter
-from reconciler.cli.provenance import commit_of, in_pull_request
+from reconciler.provenance import commit_of, in_pull_request
 
 if TYPE_CHECKING:
     from reconciler.plan.model import Plan
@@ -114,13 +114,14 @@ def plan(
             planfile.save(
                 out, result, ctx.source_tenant_id, ctx.target_tenant_id, ws.root, created=created, commit=commit
             )
-        rendered = render_plan(
-            result, output, color=use_color(no_color), compact=compact, artifact=artifact, heading=heading
-        )
+        coloured = use_color(no_color)
+        rendered = render_plan(result, output, color=coloured, compact=compact, artifact=artifact, heading=heading)
     if rendered.endswith("\n") and not rendered.endswith("\n\n"):
-        click.echo(rendered, nl=False)  # what the line below prints, without two copies of a 60 MB text
+        # What the line below prints, without two copies of a 60 MB text. ``color``: click strips escapes on a pipe
+        # unless told; FORCE_COLOR is how a CI log asks for them.
+        click.echo(rendered, nl=False, color=coloured)
     else:
-        click.echo(rendered.rstrip("\n"))
+        click.echo(rendered.rstrip("\n"), color=coloured)
     del rendered
     if output == "text" and out is None and result.has_changes:
         click.echo(
@@ -173,10 +174,11 @@ def show(planfile_path: Path | None, output: str, compact: bool, no_color: bool,
         heading = _heading(
             where, saved.source_tenant_id, saved.target_tenant_id, saved.created, saved.commit, str(planfile_path)
         )
+    coloured = use_color(no_color)
     rendered = render_plan(
-        saved.plan, output, color=use_color(no_color), compact=compact, artifact=str(planfile_path), heading=heading
+        saved.plan, output, color=coloured, compact=compact, artifact=str(planfile_path), heading=heading
     )
-    click.echo(rendered)
+    click.echo(rendered, color=coloured)
 
 
 def _show_state(workspace: str, output: str) -> None:

@@ -2,7 +2,7 @@
 
 The commit is the CI's own variable (``GITHUB_SHA`` in GitHub Actions, ``BUILD_SOURCEVERSION`` in Azure
 Pipelines), else ``git rev-parse HEAD`` in the workspace when git answers within a second, else unknown (the
-heading leaves it out). Read by the commands; the renderer only receives the values.
+heading leaves it out). The commands read it; the Markdown renderer only receives the values.
 """
 
 from __future__ import annotations
