@@ -146,6 +146,7 @@ class _Change(_Strict):
     wave: str | None = None
     status: str | None = None
     task_id: str | None = None
+    explanation: list[dict[str, Any]] | None = None
 
     @field_validator("domain_action")
     @classmethod
@@ -162,6 +163,7 @@ class _Drift(_Strict):
     reason: str
     before: dict[str, Any]
     after: dict[str, Any] | None = None
+    explanation: list[dict[str, Any]] | None = None
 
 
 class _Diagnostic(_Strict):
