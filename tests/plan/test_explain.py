@@ -161,3 +161,18 @@ def test_explanations_survive_a_saved_plan_and_match_the_schema() -> None:
     assert [str(e) for e in validator.iter_errors(doc)] == []
     doc["resource_drift"][0]["explanation"][0]["change"] = "moved"
     assert len(list(validator.iter_errors(doc))) == 1
+
+
+def test_a_damaged_explanation_in_a_saved_plan_is_one_error(tmp_path: Path) -> None:
+    from reconciler.plan import planfile
+
+    path = tmp_path / "plan.json"
+    planfile.save(path, _explained(), cases.SOURCE, cases.TARGET)
+    doc = json.loads(path.read_text())
+    doc["resource_drift"][0]["explanation"] = "targetUserIdentity changed"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(planfile.PlanFileError) as caught:
+        planfile.load(path)
+    assert str(caught.value) == (
+        f"{path}: the plan file is damaged: resource_drift[0].explanation must be a list, got a string"
+    )
