@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install azurite demo test check wheel-check lint types pytest bench bench-graph bench-spec bench-export bench-apply bench-plan schemas clean
+.PHONY: install azurite demo test check wheel-check lint types pytest bench bench-graph bench-spec bench-export bench-apply bench-plan bench-explain schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,9 @@ bench-apply: install
 
 bench-plan: install
 	$(PY) bench/plan_scale.py
+
+bench-explain: install
+	$(PY) bench/explain_calls.py
 
 schemas: install
 	$(PY) -m reconciler.workspace.schema

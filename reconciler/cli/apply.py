@@ -115,7 +115,8 @@ def apply(
             click.echo(line)
 
     def confirm(result: Plan) -> bool:
-        click.echo(render_plan(result, "text", color=use_color(False)).rstrip("\n"))
+        coloured = use_color(False)
+        click.echo(render_plan(result, "text", color=coloured).rstrip("\n"), color=coloured)
         if not sys.stdin.isatty():
             raise ApplyRefused("no terminal to ask for approval: pass --auto-approve, or apply a saved plan file")
         answer = click.prompt(
@@ -148,7 +149,8 @@ def apply(
             click.echo(NO_CHANGES)
         else:
             # Nothing to apply, but held deletions or impossible edits: never claim the tenants match.
-            click.echo(render_plan(outcome.plan, "text", color=use_color(False)).rstrip())
+            coloured = use_color(False)
+            click.echo(render_plan(outcome.plan, "text", color=coloured).rstrip(), color=coloured)
         return
     report = outcome.report
     if as_json:

@@ -18,6 +18,7 @@ import click
 
 if TYPE_CHECKING:
     from reconciler.plan.model import Plan
+    from reconciler.plan.render_markdown import Heading
     from reconciler.plan.selection import Selection
     from reconciler.spec.diagnostics import Diagnostics
     from reconciler.state.backend import StateBackend
@@ -48,7 +49,10 @@ OVERRIDE_HOLDS_OPTION = click.option(
     "or in progress (held otherwise). The plan records it; review with care.",
 )
 NO_COLOR_OPTION = click.option(
-    "--no-color", is_flag=True, help="Never colour the output (also: NO_COLOR set, or not a terminal)."
+    "--no-color",
+    is_flag=True,
+    help="Never colour the output (also: NO_COLOR set and not empty, or not a terminal unless FORCE_COLOR is set "
+    "and not empty).",
 )
 COMPACT_OPTION = click.option(
     "--compact", is_flag=True, help="Only counts and the irreversible and destructive actions."
@@ -89,22 +93,26 @@ def selection(targets: tuple[str, ...], excludes: tuple[str, ...]) -> Selection:
 
 
 def use_color(no_color: bool) -> bool:
-    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    """``--no-color`` wins; then a non-empty ``NO_COLOR`` (no-color.org: an empty one is ignored); then a
+    non-empty ``FORCE_COLOR`` colours even a pipe (CI logs); otherwise colour only on a terminal."""
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or sys.stdout.isatty()
 
 
-def _plan_text(plan: Plan, *, color: bool, compact: bool, artifact: str | None) -> str:
+def _plan_text(plan: Plan, *, color: bool, compact: bool, artifact: str | None, heading: Heading | None) -> str:
     from reconciler.plan.render_text import render_text
 
     return render_text(plan, color=color, compact=compact)
 
 
-def _plan_markdown(plan: Plan, *, color: bool, compact: bool, artifact: str | None) -> str:
+def _plan_markdown(plan: Plan, *, color: bool, compact: bool, artifact: str | None, heading: Heading | None) -> str:
     from reconciler.plan.render_markdown import render_markdown
 
-    return render_markdown(plan, artifact_hint=artifact or "the saved plan file")
+    return render_markdown(plan, artifact_hint=artifact or "the saved plan file", heading=heading)
 
 
-def _plan_json(plan: Plan, *, color: bool, compact: bool, artifact: str | None) -> str:
+def _plan_json(plan: Plan, *, color: bool, compact: bool, artifact: str | None, heading: Heading | None) -> str:
     from reconciler.jsonindent import dumps_indented
 
     return dumps_indented(plan.to_json(), indent=2, ensure_ascii=False)
@@ -114,8 +122,16 @@ PLAN_RENDERERS: dict[str, Callable[..., str]] = {"text": _plan_text, "markdown":
 """How a plan is printed, by ``--format``: the one table ``plan``, ``show`` and ``apply`` choose from."""
 
 
-def render_plan(plan: Plan, output: str, *, color: bool, compact: bool = False, artifact: str | None = None) -> str:
-    return PLAN_RENDERERS[output](plan, color=color, compact=compact, artifact=artifact)
+def render_plan(
+    plan: Plan,
+    output: str,
+    *,
+    color: bool,
+    compact: bool = False,
+    artifact: str | None = None,
+    heading: Heading | None = None,
+) -> str:
+    return PLAN_RENDERERS[output](plan, color=color, compact=compact, artifact=artifact, heading=heading)
 
 
 def echo_json(document: Any) -> None:

@@ -16,13 +16,14 @@ from reconciler import __version__
 from reconciler.cli import logs
 from reconciler.cli.apply import apply
 from reconciler.cli.common import WORKSPACE_META
+from reconciler.cli.completion import completion
 from reconciler.cli.demo import demo
 from reconciler.cli.doctor import doctor
 from reconciler.cli.emulator import emulator
 from reconciler.cli.export import export
 from reconciler.cli.import_ import import_
 from reconciler.cli.plan import plan, show
-from reconciler.cli.state import state
+from reconciler.cli.state import force_unlock, state
 from reconciler.cli.status import status
 from reconciler.cli.workspace import fmt, init, validate
 from reconciler.errors import ReconcilerError
@@ -89,3 +90,5 @@ main.add_command(import_)
 main.add_command(export)
 main.add_command(demo)
 main.add_command(doctor)
+main.add_command(force_unlock)
+main.add_command(completion)

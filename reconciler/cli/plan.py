@@ -7,6 +7,7 @@ or the spec asks for edits the service cannot carry out (``Plan.pending``).
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,8 +21,11 @@ from reconciler.cli.common import (
     PARALLELISM_OPTION,
     PLAN_RENDERERS,
     WORKSPACE_ARGUMENT,
+    WORKSPACE_OPTION,
+    echo_json,
     format_option,
     load_ok,
+    open_workspace,
     read_state,
     render_plan,
     selection,
@@ -29,6 +33,7 @@ from reconciler.cli.common import (
     use_color,
 )
 from reconciler.cli.progress import Meter
+from reconciler.provenance import commit_of, in_pull_request
 
 # What --only accepts: the actions that change something (kept in step with plan.model.CHANGING by a test).
 ONLY_ACTIONS = ("create", "update", "delete", "start", "restart", "replace", "validate", "cancel", "adopt", "forget")
@@ -36,6 +41,7 @@ ONLY_ACTIONS = ("create", "update", "delete", "start", "restart", "replace", "va
 if TYPE_CHECKING:
     from reconciler.plan.model import Plan
     from reconciler.plan.projections import PlanContext
+    from reconciler.plan.render_markdown import Heading
 
 
 @click.command()
@@ -110,14 +116,26 @@ def plan(
     else:
         result, ctx = plan_from_state(ws, state, options)
     artifact = str(out) if out else None
+    created = planfile.now()
+    commit = commit_of(ws.root) if out is not None or output == "markdown" else None
+    heading = None
+    if output == "markdown":
+        heading = _heading(
+            ws.root.resolve().name, ctx.source_tenant_id, ctx.target_tenant_id, created, commit, artifact
+        )
     with gc_paused():  # loading and planning pause it too: rendering 120,000 changes need not walk them again
         if out is not None:
-            planfile.save(out, result, ctx.source_tenant_id, ctx.target_tenant_id, ws.root)
-        rendered = render_plan(result, output, color=use_color(no_color), compact=compact, artifact=artifact)
+            planfile.save(
+                out, result, ctx.source_tenant_id, ctx.target_tenant_id, ws.root, created=created, commit=commit
+            )
+        coloured = use_color(no_color)
+        rendered = render_plan(result, output, color=coloured, compact=compact, artifact=artifact, heading=heading)
     if rendered.endswith("\n") and not rendered.endswith("\n\n"):
-        click.echo(rendered, nl=False)  # what the line below prints, without two copies of a 60 MB text
+        # What the line below prints, without two copies of a 60 MB text. ``color``: click strips escapes on a pipe
+        # unless told; FORCE_COLOR is how a CI log asks for them.
+        click.echo(rendered, nl=False, color=coloured)
     else:
-        click.echo(rendered.rstrip("\n"))
+        click.echo(rendered.rstrip("\n"), color=coloured)
     del rendered
     if output == "text" and out is None and result.has_changes:
         click.echo(
@@ -135,14 +153,72 @@ def plan(
         sys.exit(2)
 
 
+def _heading(
+    workspace: str, source: str, target: str, created: str, commit: str | None, saved_as: str | None
+) -> Heading:
+    from reconciler.plan.render_markdown import Heading
+
+    command = f"reconciler apply {shlex.quote(saved_as)}" if saved_as else None
+    return Heading(
+        workspace, source, target, created, commit, command, on_merge=command is not None and in_pull_request()
+    )
+
+
 @click.command()
-@click.argument("planfile_path", metavar="PLANFILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "planfile_path", metavar="[PLANFILE]", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @format_option(*PLAN_RENDERERS)
 @COMPACT_OPTION
 @NO_COLOR_OPTION
-def show(planfile_path: Path, output: str, compact: bool, no_color: bool) -> None:
-    """Render a saved plan (text, Markdown for a PR comment, or JSON)."""
+@WORKSPACE_OPTION
+def show(planfile_path: Path | None, output: str, compact: bool, no_color: bool, workspace: str) -> None:
+    """Render a saved plan (text, Markdown for a PR comment, or JSON); without PLANFILE, the state's resources."""
     from reconciler.plan import planfile
 
+    if planfile_path is None:
+        if output == "markdown":
+            raise click.UsageError("--format markdown renders a saved plan; without PLANFILE use text or json")
+        _show_state(workspace, output)
+        return
     saved = planfile.load(planfile_path)
-    click.echo(render_plan(saved.plan, output, color=use_color(no_color), compact=compact, artifact=str(planfile_path)))
+    heading = None
+    if output == "markdown":
+        where = Path(saved.workspace).name if saved.workspace else planfile_path.resolve().parent.name
+        heading = _heading(
+            where, saved.source_tenant_id, saved.target_tenant_id, saved.created, saved.commit, str(planfile_path)
+        )
+    coloured = use_color(no_color)
+    rendered = render_plan(
+        saved.plan, output, color=coloured, compact=compact, artifact=str(planfile_path), heading=heading
+    )
+    click.echo(rendered, color=coloured)
+
+
+def _show_state(workspace: str, output: str) -> None:
+    """Every managed address with its task id and last applied values, as ``terraform show`` prints the state."""
+    from reconciler.plan.render_text import format_value
+
+    state = read_state(open_workspace(workspace))
+    resources = sorted(state.resources.items())
+    if output == "json":
+        echo_json(
+            {
+                "lineage": state.lineage,
+                "serial": state.serial,
+                "resources": [{"address": a, **r.to_json()} for a, r in resources],
+            }
+        )
+        return
+    if not resources:
+        click.echo("The state is empty: this workspace manages nothing yet.")
+        return
+    for address, r in resources:
+        values = dict(r.last_applied)
+        extra = {"task_id": r.task_id, "attempt": r.attempt if r.attempt != 1 else None, "protect": r.protect or None}
+        values.update({k: v for k, v in extra.items() if v is not None})
+        width = max((len(k) for k in values), default=0)
+        click.echo(f"# {address}:\n{r.kind} {format_value(r.key)} {{")
+        for name, value in values.items():
+            click.echo(f"    {name.ljust(width)} = {format_value(value)}")
+        click.echo("}\n")

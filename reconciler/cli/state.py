@@ -70,13 +70,39 @@ def state_rm(addresses: tuple[str, ...], workspace: str, lock_timeout: float) ->
     click.echo(f"Removed {len(removed)} address(es) from the state.")
 
 
+@state.command("mv")
+@click.argument("old", metavar="OLD_ADDRESS")
+@click.argument("new", metavar="NEW_ADDRESS")
+@WORKSPACE_OPTION
+@LOCK_TIMEOUT_OPTION
+def state_mv(old: str, new: str, workspace: str, lock_timeout: float) -> None:
+    """Move a managed resource to a new address of the same kind (a key that changed, e.g. a renamed source
+    user), keeping its task id and last applied values (no API call)."""
+    from reconciler.state.edit import move
+
+    source, target = move(backend_of(open_workspace(workspace)), old, new, lock_timeout)
+    click.echo(f"Moved {source} to {target}.")
+
+
+def _unlock(lock_id: str, workspace: str) -> None:
+    backend_of(open_workspace(workspace)).unlock(lock_id)
+    click.echo(f"Lock {lock_id} released.")
+
+
 @state.command("unlock")
 @click.argument("lock_id")
 @WORKSPACE_OPTION
 def state_unlock(lock_id: str, workspace: str) -> None:
     """Break a lock left by a run that is gone (LOCK_ID as the lock error printed it)."""
-    backend_of(open_workspace(workspace)).unlock(lock_id)
-    click.echo(f"Lock {lock_id} released.")
+    _unlock(lock_id, workspace)
+
+
+@click.command("force-unlock")
+@click.argument("lock_id")
+@WORKSPACE_OPTION
+def force_unlock(lock_id: str, workspace: str) -> None:
+    """Break a lock left by a run that is gone: the same as `reconciler state unlock` (Terraform's name)."""
+    _unlock(lock_id, workspace)
 
 
 @state.command("pull")

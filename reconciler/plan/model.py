@@ -103,6 +103,8 @@ class Change:
     task_id: str | None = None
     held: bool = False  # a mapping deletion that waits until the migrations that may use it finish
     waiting: str | None = None  # a start that waits: "gate" (its wave's gate is shut) or "capacity" (max_in_flight)
+    # An update's members that apply changes, at Graph's paths (``reconciler.plan.explain``); None otherwise.
+    explanation: list[dict[str, Any]] | None = None
 
     @property
     def changing(self) -> bool:
@@ -129,6 +131,7 @@ class Change:
             "irreversible": self.action in IRREVERSIBLE,
             "destructive": self.action in DESTRUCTIVE,
             "held": self.held,
+            **({"explanation": self.explanation} if self.explanation is not None else {}),
         }
         if self.waiting:
             # Only when set: plans of workspaces without gates or a full queue read as they always have.
@@ -150,6 +153,7 @@ class Change:
             task_id=data.get("task_id"),
             held=data.get("held") is True,
             waiting=data["waiting"] if data.get("waiting") in WAITING else None,
+            explanation=data.get("explanation"),
         )
 
 
@@ -216,6 +220,9 @@ class Drift:
     before: dict[str, Any]  # last applied
     after: dict[str, Any] | None  # observed now; None when the object is gone
     reason: str
+    # Every member that differs between the last applied and the live object, at Graph's paths, declared in
+    # the spec or not (``reconciler.plan.explain``); None when the object is gone.
+    explanation: list[dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -225,11 +232,20 @@ class Drift:
             "before": self.before,
             "after": self.after,
             "reason": self.reason,
+            **({"explanation": self.explanation} if self.explanation is not None else {}),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Drift:
-        return cls(data["address"], data["kind"], data["key"], data["before"], data.get("after"), data["reason"])
+        return cls(
+            data["address"],
+            data["kind"],
+            data["key"],
+            data["before"],
+            data.get("after"),
+            data["reason"],
+            data.get("explanation"),
+        )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ plan: a damaged or hand-edited file (``"refreshed": "false"``) is one error nami
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,19 +44,38 @@ class PlanFile:
     target_tenant_id: str
     workspace: str | None = None
     reconciler_version: str | None = None  # None: made before versions were recorded (0.1)
+    commit: str | None = None  # the commit the plan was made from, when known (the Markdown heading names it)
 
 
-def save(path: Path, plan: Plan, source_tenant_id: str, target_tenant_id: str, workspace: Path | None = None) -> None:
+def now() -> str:
+    """The time a plan is made, as plan files record it; ``SOURCE_DATE_EPOCH`` (reproducible builds) pins it."""
+    pinned = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    when = datetime.fromtimestamp(int(pinned), UTC) if pinned.isdigit() else datetime.now(UTC)
+    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def save(
+    path: Path,
+    plan: Plan,
+    source_tenant_id: str,
+    target_tenant_id: str,
+    workspace: Path | None = None,
+    *,
+    created: str | None = None,
+    commit: str | None = None,
+) -> None:
     doc: dict[str, Any] = plan.to_json()
     doc["planfile"] = {
         "kind": KIND,
-        "created": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "created": created or datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "reconciler_version": __version__,
         "source_tenant_id": source_tenant_id,
         "target_tenant_id": target_tenant_id,
     }
     if workspace is not None:
         doc["planfile"]["workspace"] = str(workspace.resolve())
+    if commit:
+        doc["planfile"]["commit"] = commit
     atomic_write_text(path, dumps_indented(doc, indent=1) + "\n", mode=0o600)
 
 
@@ -95,7 +115,8 @@ def load(path: Path) -> PlanFile:
         meta["source_tenant_id"],
         meta["target_tenant_id"],
         meta.get("workspace"),
-        meta.get("reconciler_version"),
+        reconciler_version=meta.get("reconciler_version"),
+        commit=meta.get("commit"),
     )
 
 
@@ -122,6 +143,7 @@ class _Meta(_Strict):
     source_tenant_id: str
     target_tenant_id: str
     workspace: str | None = None
+    commit: str | None = None
 
 
 class _Evidence(_Strict):
@@ -143,6 +165,7 @@ class _Change(_Strict):
     wave: str | None = None
     status: str | None = None
     task_id: str | None = None
+    explanation: list[dict[str, Any]] | None = None
 
     @field_validator("domain_action")
     @classmethod
@@ -159,6 +182,7 @@ class _Drift(_Strict):
     reason: str
     before: dict[str, Any]
     after: dict[str, Any] | None = None
+    explanation: list[dict[str, Any]] | None = None
 
 
 class _Diagnostic(_Strict):

@@ -11,9 +11,11 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 from reconciler.plan.model import Change, Plan
 from reconciler.plan.render_text import (
+    EXPLANATION_TITLE,
     HELD_TITLE,
     IMPOSSIBLE_TITLE,
     OVERRIDE_NOTE,
@@ -64,6 +66,9 @@ def diff_lines(block: Block) -> list[str]:
     lines += [f"{DIFF_MARKERS.get(a.marker, ' ')}     {a.name.ljust(width)} = {a.value}" for a in block.attrs]
     if block.hidden:
         lines.append(f"      {hidden_note(block.hidden)}")
+    if block.explanation:
+        lines.append(f"      {EXPLANATION_TITLE}")
+        lines += [f"      #   {line}" for line in block.explanation]
     lines.append("  }")
     return lines
 
@@ -236,11 +241,57 @@ def _capped_section(title: str, items: list[str], hint: str) -> str:
     return text
 
 
-def render_markdown(plan: Plan, *, artifact_hint: str = "the plan artifact", limit: int = 65000) -> str:
-    """The plan as a PR comment of fewer than ``limit`` characters.
+@dataclass(frozen=True)
+class Heading:
+    """Where and when the plan was made, and how it will be applied: the comment's first and last lines.
 
-    Only a limit too small for the summary line and the truncation note themselves can be exceeded.
+    The command fills it (from the workspace, the plan file, the CI's variables); rendering reads nothing.
     """
+
+    workspace: str
+    source_tenant_id: str
+    target_tenant_id: str
+    created: str  # when the plan was made, ISO 8601 UTC
+    commit: str | None = None  # the commit planned, when known
+    apply_command: str | None = None  # how the saved plan is applied; None: the plan was not saved
+    on_merge: bool = False  # in a pull request's CI run: merging it applies the saved plan
+
+    def top(self) -> str:
+        facts = [
+            f"source tenant {_code(self.source_tenant_id)}",
+            f"target tenant {_code(self.target_tenant_id)}",
+            *([f"commit {_code(self.commit)}"] if self.commit else []),
+            f"made {_code(self.created)}",
+        ]
+        return f"### {TOOL} plan for {_code(self.workspace)}\n\n" + " · ".join(facts) + "\n\n"
+
+    def bottom(self) -> str:
+        if self.apply_command is None:
+            how = (
+                f"This plan was not saved: {_code(TOOL + ' apply')} plans again and asks before it changes anything; "
+                f"{_code(TOOL + ' plan -out FILE')} saves a plan that {_code(TOOL + ' apply FILE')} carries out "
+                "exactly."
+            )
+        elif self.on_merge:
+            how = f"Merging this pull request applies exactly this plan with {_code(self.apply_command)}."
+        else:
+            how = f"To apply exactly this plan: {_code(self.apply_command)}."
+        return f"\n---\n\n{how}\n"
+
+
+def render_markdown(
+    plan: Plan, *, artifact_hint: str = "the plan artifact", limit: int = 65000, heading: Heading | None = None
+) -> str:
+    """The plan as a PR comment of fewer than ``limit`` characters, with the ``heading`` first and its apply
+    hint last when given.
+
+    Only a limit too small for the heading, the summary line and the truncation note themselves can be exceeded.
+    """
+    top, bottom = (heading.top(), heading.bottom()) if heading is not None else ("", "")
+    return top + _body(plan, artifact_hint, limit - len(top) - len(bottom)) + bottom
+
+
+def _body(plan: Plan, artifact_hint: str, limit: int) -> str:
     groups = group_changes(plan.changes)
     total = sum(len(g.changing) for g in groups)
 

@@ -131,6 +131,23 @@ class Block(NamedTuple):
     key: str
     attrs: list[Attr]
     hidden: int
+    explanation: tuple[str, ...] = ()  # path-level lines (``explanation_lines``), shown as comments
+
+
+EXPLANATION_TITLE = "# at Graph's paths:"
+_ABSENT = "(absent)"
+
+
+def explanation_lines(entries: list[dict[str, Any]] | None) -> tuple[str, ...]:
+    """``targetUserIdentity.userPrincipalName: "a" -> "b"``: one line per member, ``(absent)`` for a missing side."""
+    if not entries:
+        return ()
+    lines = []
+    for e in entries:
+        before = _ABSENT if e.get("change") == "added" else format_value(e.get("before"))
+        after = _ABSENT if e.get("change") == "removed" else format_value(e.get("after"))
+        lines.append(f"{e.get('path')}: {before} -> {after}")
+    return tuple(lines)
 
 
 def _diff_attrs(before: dict[str, Any] | None, after: dict[str, Any] | None, note: str = "") -> tuple[list[Attr], int]:
@@ -175,7 +192,8 @@ def change_block(change: Change) -> Block:
     task_id = _task_id_attr(change)
     if task_id is not None:
         attrs.append(task_id)
-    return Block(header, SYMBOLS[change.action][0], change.kind, change.key, attrs, hidden)
+    explained = explanation_lines(change.explanation)
+    return Block(header, SYMBOLS[change.action][0], change.kind, change.key, attrs, hidden, explained)
 
 
 def drift_block(drift: Drift) -> Block:
@@ -183,7 +201,8 @@ def drift_block(drift: Drift) -> Block:
     verb = "has been deleted" if drift.after is None else "has changed"
     header = f"{drift.address} {verb}" + (f" ({reason})" if reason else "")
     attrs, hidden = _diff_attrs(drift.before, drift.after)
-    return Block(header, "-" if drift.after is None else "~", drift.kind, drift.key, attrs, hidden)
+    explained = explanation_lines(drift.explanation)
+    return Block(header, "-" if drift.after is None else "~", drift.kind, drift.key, attrs, hidden, explained)
 
 
 def block_lines(block: Block, paint: Paint = _plain) -> list[str]:
@@ -199,6 +218,9 @@ def block_lines(block: Block, paint: Paint = _plain) -> list[str]:
             lines.append(f"        {a.name.ljust(width)} = {a.value}")
     if block.hidden:
         lines.append(f"        {hidden_note(block.hidden)}")
+    if block.explanation:
+        lines.append(f"        {EXPLANATION_TITLE}")
+        lines += [f"        #   {line}" for line in block.explanation]
     lines.append("    }")
     return lines
 

@@ -43,6 +43,11 @@ class Step:
     name: str
     script: str
     env: dict[str, str]  # as written: workflow, job and step env (or pipeline variables and step env)
+    condition: str = ""  # GitHub's `if:`, Azure's `condition:`; a step that runs only on failure names it
+
+    @property
+    def on_failure(self) -> bool:
+        return "failure()" in self.condition or "failed()" in self.condition
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,8 @@ def github_jobs(doc: Any) -> dict[str, list[Step]]:
         for number, step in enumerate(job["steps"], 1):
             if "run" in step:
                 env = {**doc.get("env", {}), **job.get("env", {}), **step.get("env", {})}
-                steps.append(Step(job_id, step.get("name", f"step {number}"), step["run"], _strings(env)))
+                name = step.get("name", f"step {number}")
+                steps.append(Step(job_id, name, step["run"], _strings(env), str(step.get("if", ""))))
         jobs[job_id] = steps
     return jobs
 
@@ -124,7 +130,8 @@ def ado_jobs(doc: Any) -> dict[str, list[Step]]:
                 script = step.get("script") or step.get("bash") or (step.get("inputs") or {}).get("inlineScript")
                 if script:
                     name = step.get("displayName", f"step {number}")
-                    steps.append(Step(stage["stage"], name, script, {**exposed, **_strings(step.get("env", {}))}))
+                    env = {**exposed, **_strings(step.get("env", {}))}
+                    steps.append(Step(stage["stage"], name, script, env, str(step.get("condition", ""))))
         jobs[stage["stage"]] = steps
     return jobs
 
@@ -198,15 +205,38 @@ class Runner:
         )
 
     def run_job(self, steps: list[Step], expect: int = 0) -> list[subprocess.CompletedProcess[str]]:
-        """Every reconciler and comment command of a job, in order; each must exit with ``expect``."""
+        """Every reconciler and comment command of a job, in order; each must exit with ``expect``. Steps that
+        run only when an earlier one failed are left out, as the platform leaves them out of a passing job."""
         results = []
         for step in steps:
+            if step.on_failure:
+                continue
             commands, comments, _ = classify(step)
             for line in sorted(commands + comments, key=lambda line: line.index):
                 result = self.run(line)
                 assert result.returncode == expect, (line.text, result.returncode, result.stdout, result.stderr)
                 results.append(result)
         return results
+
+    def run_failing_job(self, steps: list[Step]) -> tuple[subprocess.CompletedProcess[str], list[Step]]:
+        """The job's commands in order until one fails (that result is returned), then its failure steps'
+        commands, each of which must pass; and the failure steps that ran."""
+        failed: subprocess.CompletedProcess[str] | None = None
+        ran: list[Step] = []
+        for step in steps:
+            if (failed is None) == step.on_failure:
+                continue  # before a failure only the usual steps run; after it, only the failure steps
+            commands, comments, _ = classify(step)
+            for line in sorted(commands + comments, key=lambda line: line.index):
+                result = self.run(line)
+                if failed is None and result.returncode != 0:
+                    failed = result
+                    break
+                assert result.returncode == 0, (line.text, result.returncode, result.stdout, result.stderr)
+            if step.on_failure:
+                ran.append(step)
+        assert failed is not None, "no command of the job failed"
+        return failed, ran
 
 
 def all_lines(jobs: Mapping[str, list[Step]]) -> tuple[list[Line], list[Line], list[Line]]:

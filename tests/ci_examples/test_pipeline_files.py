@@ -73,7 +73,8 @@ def test_github_triggers(github: Any) -> None:
 def test_github_jobs_run_the_three_behaviours_in_order(github: Any) -> None:
     jobs = github_jobs(github)
     assert _subcommands(jobs["plan"]) == ["reconciler validate", "reconciler fmt", "reconciler plan", "reconciler show"]
-    _validate, fmt, plan, show = _commands(jobs["plan"])
+    validate, fmt, plan, show = _commands(jobs["plan"])
+    _assert_output_is_kept(validate, fmt, plan)
     assert "--check" in fmt
     assert plan[plan.index("-out") + 1] == "$PLAN_FILE"
     assert "--detailed-exitcode" not in plan  # a plan with changes is what a pull request is for
@@ -89,9 +90,10 @@ def test_github_jobs_run_the_three_behaviours_in_order(github: Any) -> None:
     assert "-out" not in drift
     _advance_starts_only(jobs["advance"])
     _, comments, _ = all_lines(jobs)
-    [comment] = comments
-    assert comment.step.job == "plan"
+    [comment, failure] = comments
+    assert comment.step.job == failure.step.job == "plan"
     assert words(comment.text)[1:4] == [COMMENT_SCRIPT_IN_REPO, "github", "plan.md"]
+    _assert_failure_comment(failure, "github")
 
 
 def _advance_starts_only(steps: list[Step]) -> None:
@@ -190,7 +192,8 @@ def test_ado_triggers(ado: Any) -> None:
 def test_ado_stages_run_the_three_behaviours_in_order(ado: Any) -> None:
     jobs = ado_jobs(ado)
     assert _subcommands(jobs["plan"]) == ["reconciler validate", "reconciler fmt", "reconciler plan", "reconciler show"]
-    _, fmt, plan, show = _commands(jobs["plan"])
+    validate, fmt, plan, show = _commands(jobs["plan"])
+    _assert_output_is_kept(validate, fmt, plan)
     assert "--check" in fmt
     assert plan[plan.index("-out") + 1] == "$PLAN_FILE"
     assert "--detailed-exitcode" not in plan
@@ -203,9 +206,23 @@ def test_ado_stages_run_the_three_behaviours_in_order(ado: Any) -> None:
     assert drift[:3] == ["reconciler", "plan", "$RECONCILER_WORKSPACE"]
     assert "--detailed-exitcode" in drift
     _advance_starts_only(jobs["advance"])
-    [comment] = all_lines(jobs)[1]
-    assert comment.step.job == "plan"
+    [comment, failure] = all_lines(jobs)[1]
+    assert comment.step.job == failure.step.job == "plan"
     assert words(comment.text)[1:4] == [COMMENT_SCRIPT_IN_REPO, "azure-devops", "plan.md"]
+    _assert_failure_comment(failure, "azure-devops")
+
+
+def _assert_output_is_kept(*commands: list[str]) -> None:
+    """validate, fmt and plan append what they print to reconciler.log, for the failure comment."""
+    for command in commands:
+        assert command[-7:] == ["2", ">&", "1", "|", "tee", "-a", "reconciler.log"], command
+
+
+def _assert_failure_comment(failure: Line, platform: str) -> None:
+    """Only on failure; the same comment (marker); the output validate, fmt and plan kept in reconciler.log."""
+    assert failure.step.on_failure
+    assert words(failure.text)[1:5] == [COMMENT_SCRIPT_IN_REPO, platform, "--failed", "reconciler.log"]
+    assert words(failure.text)[words(failure.text).index("--marker") + 1] == "$RECONCILER_WORKSPACE"
 
 
 def _ado_steps(stage: Any) -> list[Any]:
@@ -285,5 +302,5 @@ def test_every_shell_script_is_accounted_for(path: Any) -> None:
     assert seen == sorted(shell_scripts(doc))
     commands, comments, others = all_lines(jobs)
     assert len(commands) == (9 if path == GITHUB_WORKFLOW else 8)  # GitHub also shows the starts in the summary
-    assert len(comments) == 1
+    assert len(comments) == 2  # the plan comment, and the failure in its place
     assert not any("reconciler" in words(line.text) for line in others)

@@ -137,7 +137,8 @@ def _pipeline_flow(
     assert "changed outside of reconciler" in outside.stdout, outside.stdout
 
     commands, comment_lines, _ = all_lines(jobs)
-    missed = {line.key for line in commands + comment_lines} - runner.executed
+    # The failure steps run in test_a_push_that_cannot_be_planned_replaces_the_plan_comment_with_the_failure.
+    missed = {line.key for line in commands + comment_lines if not line.step.on_failure} - runner.executed
     assert not missed, f"commands in the file this test did not run: {missed}"
 
 
@@ -195,3 +196,53 @@ def test_the_merge_job_refuses_a_plan_that_main_has_moved_past(ci_repo: CiRepo, 
     assert "the spec changed" in refused.stderr
     assert ci_repo.target_upn(1) is None
     assert ci_repo.emu.control("GET", "/tasks")["tasks"] == []
+
+
+BROKEN = "user_mappings:\n  - source_upn: user020@contoso.onmicrosoft.com\n"  # no target_upn
+
+
+@pytest.mark.parametrize("platform", ["github", "azure-devops"])
+def test_a_push_that_cannot_be_planned_replaces_the_plan_comment_with_the_failure(
+    ci_repo: CiRepo, tmp_path: Path, platform: str
+) -> None:
+    api: Any
+    if platform == "github":
+        api = FakeGitHub(token="ghs_example_token", repo="acme/migrations")
+    else:
+        api = FakeAzureDevOps(token="ado_example_token", org="acme", project="p", repo="r")
+    with api:
+        if platform == "github":
+            jobs, runner, plan_file = _github(ci_repo, tmp_path, api)
+        else:
+            jobs, runner, plan_file = _ado(ci_repo, api, "acme", "p", "r")
+
+        def comments() -> list[str]:
+            if platform == "github":
+                return [str(c["body"]) for c in api.on(PR)]
+            return [str(t["comments"][0]["content"]) for t in api.on(PR)]
+
+        ci_repo.fresh_checkout()
+        runner.run_job(jobs["plan"])
+        [planned] = comments()
+        assert "Plan: 13 to create" in planned
+
+        ci_repo.commit("broken.yaml", BROKEN)  # the next push breaks the workspace
+        ci_repo.fresh_checkout()
+        failed, ran = runner.run_failing_job(jobs["plan"])
+        assert failed.returncode == 1
+        assert "broken.yaml:2" in failed.stdout + failed.stderr
+        assert [step.name for step in ran] == ["Comment the failure on the pull request (in place of the plan comment)"]
+        [comment] = comments()  # the plan comment, edited: never a second one, never the stale plan
+        assert api.writes() == ["POST", "PATCH"]
+    assert comment.startswith(MARKER + "\n")
+    assert "This push could not be planned" in comment
+    assert "broken.yaml:2" in comment
+    assert "target_upn" in comment
+    assert "Plan: 13 to create" not in comment
+    assert f"Commit {HEAD_SHA} could not be planned." in comment
+    assert not (ci_repo.checkout / plan_file).exists()
+    # Every command of the failure step ran.
+    commands, comment_lines, _ = all_lines(jobs)
+    failure_lines = {line.key for line in commands + comment_lines if line.step.on_failure and line.step.job == "plan"}
+    assert failure_lines
+    assert failure_lines <= runner.executed

@@ -204,3 +204,54 @@ def test_missing_settings_are_named(tmp_path: Path) -> None:
     assert "SYSTEM_TEAMPROJECT is not set" in result.stderr
     unknown = _run(["gitlab", _plan(tmp_path, "x")], {})
     assert unknown.returncode == 2
+
+
+# --- --failed: the same comment says the push could not be planned ----------------------------------------
+
+
+def test_a_failure_replaces_the_plan_in_the_same_comment_with_the_end_of_the_log(tmp_path: Path) -> None:
+    log = "\x1b[1mRefreshing: 22 objects...\x1b[0m\n" + "".join(f"line {n}\n" for n in range(20_000))
+    log += (
+        "users.yaml:7:5: error: target_upn: missing (required)\nError: the workspace has errors; nothing was planned\n"
+    )
+    env = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "4242"}
+    with FakeGitHub(GITHUB_TOKEN, "acme/migrations") as api:
+        planned = _run(["github", _plan(tmp_path, "Plan: 1 to create."), "--pr", "3"], {**_github_env(api), **env})
+        assert planned.returncode == 0, planned.stderr
+        failed = _run(
+            ["github", "--failed", _plan(tmp_path, log, "reconciler.log"), "--pr", "3", "--footer", "Commit abc."],
+            {**_github_env(api), **env},
+        )
+        assert failed.returncode == 0, failed.stderr
+        assert failed.stdout.startswith("updated comment")
+        [body] = [c["body"] for c in api.on(3)]
+        assert api.writes() == ["POST", "PATCH"]
+    assert body.startswith("<!-- reconciler-plan:default -->\n### reconciler plan: failed\n\n**This push could not be")
+    assert "Plan: 1 to create." not in body
+    assert len(body) <= 65_536
+    # The end of the log (the errors), not its start; ANSI escapes removed; a note says what was left out.
+    assert body.count("```") == 2
+    assert "users.yaml:7:5: error: target_upn: missing (required)\nError: the workspace has errors" in body
+    assert "line 0\n" not in body
+    assert "earlier lines left out" in body
+    assert "\x1b" not in body
+    assert "The full log is in [the run](https://github.com/acme/migrations/actions/runs/4242)." in body
+    assert body.endswith("\n\nCommit abc.\n")
+
+
+def test_a_failure_before_reconciler_ran_says_so(tmp_path: Path) -> None:
+    with FakeAzureDevOps(ADO_TOKEN, "acme", "Tenant Migration", "repo-1") as ado:
+        env = {**_ado_env(ado, 5), "BUILD_BUILDID": "77"}
+        result = _run(["azure-devops", "--failed", str(tmp_path / "reconciler.log")], env)
+        assert result.returncode == 0, result.stderr
+        [body] = [t["comments"][0]["content"] for t in ado.on(5)]
+    assert "The job failed before reconciler ran: see its log." in body
+    assert f"[the run]({ado.url}/acme/Tenant%20Migration/_build/results?buildId=77)" in body
+
+
+def test_a_log_with_backticks_gets_a_longer_fence(tmp_path: Path) -> None:
+    with FakeGitHub(GITHUB_TOKEN, "acme/migrations") as api:
+        log = _plan(tmp_path, "Error: ```` in a value\n", "reconciler.log")
+        assert _run(["github", "--failed", log, "--pr", "4"], _github_env(api)).returncode == 0
+        [body] = [c["body"] for c in api.on(4)]
+    assert "`````text\nError: ```` in a value\n`````" in body

@@ -160,6 +160,9 @@ def test_a_converged_workspace_plans_no_changes(emu: Emulator, tmp_path: Path) -
     assert drifted.returncode == 2
     assert "changed outside of reconciler" in drifted.stdout
     assert f'"user002@{dst}" -> "user001@{dst}"' in drifted.stdout
+    # DeepDiff explains both at Graph's paths: the drift (last applied -> live) and the update (live -> spec).
+    assert f'#   targetUserIdentity.userPrincipalName: "user001@{dst}" -> "user002@{dst}"' in drifted.stdout
+    assert f'#   targetUserIdentity.userPrincipalName: "user002@{dst}" -> "user001@{dst}"' in drifted.stdout
 
 
 def test_a_refused_sign_in_is_one_error_for_the_run_not_one_per_object(workspace: Path, emu: Emulator) -> None:

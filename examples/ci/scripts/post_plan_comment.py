@@ -3,10 +3,16 @@
 
     python post_plan_comment.py github       plan.md [--pr N] [--marker ID] [--title TEXT] [--footer TEXT]
     python post_plan_comment.py azure-devops plan.md [--pr N] [--marker ID] [--title TEXT] [--footer TEXT]
+    python post_plan_comment.py PLATFORM --failed reconciler.log [--pr N] [--marker ID] ...
 
 plan.md is the output of `reconciler show --format markdown PLANFILE`. The comment starts with a hidden
 marker, <!-- reconciler-plan:ID -->: the next run finds the comment that starts with it and edits it instead
 of adding another. Give each workspace of a repository its own --marker.
+
+With --failed, the file is the output of the commands that failed (validate, fmt, plan): the same comment
+then says that this push could not be planned and shows the end of that output, with a link to the run
+(GITHUB_SERVER_URL, GITHUB_RUN_ID; or BUILD_BUILDID), so the previous plan never stays up as if it were current.
+A missing file means the job failed before reconciler ran.
 
 GitHub (Actions sets all of these except the token, which the workflow passes from `github.token`):
   GITHUB_API_URL      the REST API (default https://api.github.com)
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import urllib.error
 import urllib.parse
@@ -44,6 +51,13 @@ TRUNCATED = (
     "\n\n> **Comment truncated**: {shown:,} of {total:,} characters of the plan are shown. The full plan is "
     "in the pipeline's plan artifact (`reconciler show PLANFILE` renders it).\n"
 )
+
+
+FAILED = (
+    "**This push could not be planned**: nothing from it can be applied until a later push plans cleanly. "
+    "The previous plan, if one was shown here, no longer applies."
+)
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class Failure(Exception):
@@ -164,10 +178,71 @@ def compose(marker: str, plan: str, title: str, footer: str, limit: int) -> str:
     return head + truncate(plan.strip("\n"), limit - len(head) - len(tail)) + tail
 
 
+def run_url(env: Mapping[str, str]) -> str | None:
+    """This CI run's page, from the platform's variables; None when they are not there."""
+    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+        return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    if env.get("BUILD_BUILDID") and env.get("SYSTEM_COLLECTIONURI") and env.get("SYSTEM_TEAMPROJECT"):
+        project = urllib.parse.quote(env["SYSTEM_TEAMPROJECT"], safe="")
+        return f"{env['SYSTEM_COLLECTIONURI'].rstrip('/')}/{project}/_build/results?buildId={env['BUILD_BUILDID']}"
+    return None
+
+
+def tail_of(text: str, room: int) -> str:
+    """The last lines of ``text`` that fit in ``room`` characters (errors come last), with a note when cut."""
+    if len(text) <= room:
+        return text
+    lines = text.splitlines()
+    kept: list[str] = []
+    size = 64  # the note about the lines left out
+    for line in reversed(lines):
+        if size + len(line) + 1 > room:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return f"(... {len(lines) - len(kept)} earlier lines left out)\n" + "\n".join(reversed(kept))
+
+
+def compose_failure(marker: str, log: str | None, title: str, footer: str, url: str | None, limit: int) -> str:
+    """The failure comment: what failed, the end of its output in a code block, the run, the footer."""
+    head = marker + "\n" + (f"### {title}: failed\n\n" if title else "") + FAILED + "\n\n"
+    link = f"\n\nThe full log is in [the run]({url})." if url else ""
+    tail = link + (f"\n\n{footer}\n" if footer else "\n")
+    if log is None or not log.strip():
+        return head + "The job failed before reconciler ran: see its log." + tail
+    text = ANSI.sub("", log).strip("\n")
+    fence = "`" * max(3, max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    intro = "The end of the output of the commands that failed:\n\n"
+    room = limit - len(head) - len(intro) - 2 * len(fence) - len("text\n\n") - len(tail)
+    return f"{head}{intro}{fence}text\n{tail_of(text, max(room, 0))}\n{fence}{tail}"
+
+
+def read(path: str, missing_ok: bool = False) -> str | None:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise
+
+
 def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("platform", choices=sorted(LIMITS))
-    parser.add_argument("plan", help="the Markdown plan (`reconciler show --format markdown PLANFILE`); - for stdin")
+    parser.add_argument(
+        "plan",
+        help="the Markdown plan (`reconciler show --format markdown PLANFILE`), or with --failed the failed "
+        "commands' output; - for stdin",
+    )
+    parser.add_argument(
+        "--failed",
+        action="store_true",
+        help="the commands failed: say so in the same comment, with the end of their output (a missing file: the "
+        "job failed before reconciler ran)",
+    )
     parser.add_argument("--pr", help="pull request number or id (default: from the platform's environment)")
     parser.add_argument("--marker", default="default", help="tells this comment apart (one per workspace)")
     parser.add_argument("--title", default="reconciler plan", help="heading above the plan ('' for none)")
@@ -181,14 +256,19 @@ def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) ->
     args = parser.parse_args(argv)
     env = os.environ if env is None else env
     try:
-        plan = sys.stdin.read() if args.plan == "-" else Path(args.plan).read_text(encoding="utf-8")
         target: GitHub | AzureDevOps
         if args.platform == "github":
             target = GitHub(env, args.pr)
         else:
             target = AzureDevOps(env, args.pr, args.ado_thread_status)
         marker = f"<!-- reconciler-plan:{args.marker} -->"
-        print(target.upsert(marker, compose(marker, plan, args.title, args.footer, LIMITS[args.platform])))
+        limit = LIMITS[args.platform]
+        if args.failed:
+            log = read(args.plan, missing_ok=True)
+            body = compose_failure(marker, log, args.title, args.footer, run_url(env), limit)
+        else:
+            body = compose(marker, read(args.plan) or "", args.title, args.footer, limit)
+        print(target.upsert(marker, body))
     except (Failure, OSError) as exc:
         print(f"post_plan_comment: {exc}", file=sys.stderr)
         return 1
