@@ -8,6 +8,8 @@ canonical order ``fmt`` writes.
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -219,6 +221,36 @@ class DefaultsConfig(ConfigModel):
     protect: bool = False
 
 
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def parse_duration(text: str) -> timedelta:
+    """``24h``, ``2d``, ``90m``, ``1h30m``, ``45s`` (at least one part, positive); ValueError otherwise."""
+    found = _DURATION.fullmatch(text.strip().lower())
+    if not text.strip() or found is None or not any(found.groups()):
+        raise ValueError(f"{text!r} is not a duration such as 24h, 2d, 90m or 1h30m")
+    days, hours, minutes, seconds = (int(g or 0) for g in found.groups())
+    value = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if value <= timedelta(0):
+        raise ValueError(f"{text!r} is not a positive duration")
+    return value
+
+
+class StatusConfig(ConfigModel):
+    """How ``reconciler status`` judges the migrations."""
+
+    stuck_after: NonEmptyText = Field(
+        "24h",
+        description="An in-progress migration with no update for longer than this is stuck: 24h, 2d, 90m, 1h30m.",
+    )
+
+    @field_validator("stuck_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 class WorkspaceConfig(ConfigModel):
     """``reconciler.yaml``."""
 
@@ -229,6 +261,7 @@ class WorkspaceConfig(ConfigModel):
     graph: GraphConfig = Field(default_factory=GraphConfig)
     state: StateConfig = Field(default_factory=LocalStateConfig)
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
+    status: StatusConfig = Field(default_factory=StatusConfig)
     spec_files: list[NonEmptyText] = Field(
         default_factory=lambda: list(DEFAULT_SPEC_FILES),
         description="Glob patterns (relative to the workspace) of spec files; reconciler.yaml and hidden "

@@ -1,0 +1,89 @@
+"""End to end: ``reconciler status`` against the emulator and its clock — stuck and overdue migrations,
+``--fail-on`` exit codes, triage of every failure kind the emulator knows, and the report formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.conftest import Emulator, run_cli
+
+FAIL_ON_EXIT = 2
+
+
+def _tasks(emu: Emulator) -> dict[str, str]:
+    """Task id by source key."""
+    return {t["source"]: t["id"] for t in emu.control("GET", "/tasks")["tasks"]}
+
+
+def _status(workspace: Path, *args: str) -> dict[str, object]:
+    out = run_cli("status", str(workspace), "--format", "json", *args)
+    assert out.returncode == 0, out.stdout + out.stderr
+    doc: dict[str, object] = json.loads(out.stdout)
+    return doc
+
+
+def test_stuck_and_overdue_migrations_show_and_fail_on_exits_non_zero(
+    quickstart_workspace: Path, emu: Emulator
+) -> None:
+    ws = quickstart_workspace
+    emu.control("PUT", "/clock", {"speed": 0})
+    emu.control("PATCH", "/engine", {"queue_delay_seconds": 0, "duration_seconds": 3600, "duration_jitter": 0})
+    now = datetime.fromisoformat(emu.control("GET", "/clock")["now"].replace("Z", "+00:00"))
+    latest = (now + timedelta(hours=2)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    waves = ws / "waves.yaml"
+    waves.write_text(waves.read_text().replace("  - name: sites\n", f"  - name: sites\n    latest_start: {latest}\n"))
+    applied = run_cli("apply", str(ws), "--auto-approve")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    ids = _tasks(emu)
+    src = emu.source["domain"]
+    stuck_key, late_key = f"user002@{src}", "https://contoso.sharepoint.com/sites/site02"
+    emu.control("POST", f"/tasks/{ids[stuck_key]}/force", {"status": "stuck"})
+    emu.control("POST", f"/tasks/{ids[late_key]}/force", {"status": "notStarted"})
+
+    early = _status(ws, "--fail-on", "failed,stuck,overdue")
+    assert early["stuck"] == [] and early["overdue"] == [], "nothing is late one second in"
+
+    emu.control("POST", "/clock/advance", {"seconds": 25 * 3600})
+    stuck_address, late_address = f'user_migration["{stuck_key}"]', f'site_migration["{late_key}"]'
+    doc = _status(ws)
+    assert doc["stuck"] == [stuck_address]
+    assert doc["overdue"] == [late_address]
+    assert doc["by_status"] == {"completed": 6, "inProgress": 1, "notStarted": 1}
+    rows = {r["address"]: r for r in doc["migrations"]}  # type: ignore[attr-defined]
+    assert rows[stuck_address]["flags"] == ["stuck"]
+    assert rows[late_address]["latest_start"] == latest
+    location = rows[stuck_address]["location"]
+    path, line = location.rsplit(":", 1)
+    assert stuck_key in (ws / path).read_text().splitlines()[int(line) - 1]
+
+    alert = run_cli("status", str(ws), "--fail-on", "failed,stuck,overdue")
+    assert alert.returncode == FAIL_ON_EXIT, alert.stdout + alert.stderr
+    assert alert.stderr.strip() == "Error: --fail-on failed,stuck,overdue: 1 stuck, 1 overdue"
+    assert "Stuck: 1 in progress with no update for more than 1d 0h" in alert.stdout
+    assert f"  {stuck_address}: last updated" in alert.stdout and "(1d 1h ago)" in alert.stdout
+    assert f"  {late_address}: latest start {latest[:10]}" in alert.stdout
+
+    assert run_cli("status", str(ws), "--fail-on", "failed").returncode == 0, "no migration failed"
+    patient = run_cli("status", str(ws), "--fail-on", "stuck", "--stuck-after", "2d")
+    assert patient.returncode == 0, patient.stdout + patient.stderr
+    config = ws / "reconciler.yaml"
+    config.write_text(config.read_text() + "status:\n  stuck_after: 30h\n")
+    assert _status(ws)["stuck"] == [], "reconciler.yaml's threshold applies"
+    assert _status(ws, "--stuck-after", "1h")["stuck"] == [stuck_address], "the option overrides the file"
+
+
+def test_status_options_are_checked(quickstart_workspace: Path) -> None:
+    bad = run_cli("status", str(quickstart_workspace), "--fail-on", "failed,late")
+    assert bad.returncode == 1 and "'late' is not one of failed, stuck, overdue" in bad.stderr
+    bad = run_cli("status", str(quickstart_workspace), "--stuck-after", "soon")
+    assert bad.returncode == 1 and "'soon' is not a duration such as 24h, 2d, 90m or 1h30m" in bad.stderr
+    config = quickstart_workspace / "reconciler.yaml"
+    config.write_text(config.read_text() + "status:\n  stuck_after: tomorrow\n")
+    out = run_cli("status", str(quickstart_workspace))
+    assert out.returncode == 1
+    assert "reconciler.yaml" in out.stdout + out.stderr and "stuck_after" in out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
