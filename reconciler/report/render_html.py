@@ -13,7 +13,7 @@ from bisect import bisect_right
 from datetime import UTC, datetime
 from html import escape
 
-from reconciler.report.model import STATUS_ORDER, Row, StatusReport
+from reconciler.report.model import STATUS_ORDER, TERMINAL, Row, StatusReport
 from reconciler.report.render_text import duration, stamp
 
 TABLE_CAP = 1000  # rows per table; the CSV has every migration
@@ -116,9 +116,9 @@ def timeline(report: StatusReport, samples: int = 200) -> str:
         f'points="{points(starts)}"><title>started: {len(starts)}</title></polyline>'
         f'<polyline class="finished" fill="none" stroke="{COLOURS["completed"]}" stroke-width="2" '
         f'points="{points(ends)}"><title>finished: {len(ends)}</title></polyline>'
-        f'<text x="{left + 8}" y="{top + 12}" fill="{COLOURS["inProgress"]}">started {len(starts)}</text>'
-        f'<text x="{left + 8}" y="{top + 26}" fill="{COLOURS["completed"]}">finished {len(ends)}</text>'
         "</svg>"
+        f'<p class="legend"><span class="chip" style="background:{COLOURS["inProgress"]}">started {len(starts)}</span>'
+        f'<span class="chip" style="background:{COLOURS["completed"]}">finished {len(ends)}</span></p>'
     )
 
 
@@ -128,9 +128,9 @@ def throughput(report: StatusReport) -> str:
         return '<p class="muted" id="throughput">Nothing has started or finished yet.</p>'
     h, left, top, bottom = 170, 44, 10, 22
     plot_w, plot_h = WIDTH - left - 12, h - top - bottom
-    peak = max(max(d.completed + d.failed + d.cancelled, d.started) for d in days) or 1
+    peak = max(d.completed + d.failed + d.cancelled for d in days) or 1
     slot = plot_w / len(days)
-    bar = max(1.0, slot * 0.7)
+    bar = min(40.0, max(1.0, slot * 0.7))
     parts = [
         f'<svg id="throughput" role="img" aria-label="Finished per day" width="{WIDTH}" height="{h}" '
         f'data-days="{len(days)}" data-peak="{peak}">',
@@ -157,6 +157,11 @@ def throughput(report: StatusReport) -> str:
             parts.append(f'<text x="{x:.1f}" y="{h - 6}">{d.day:%m-%d}</text>')
         parts.append("</g>")
     parts.append("</svg>")
+    parts.append(
+        '<p class="legend">'
+        + "".join(f'<span class="chip" style="background:{COLOURS[s]}">{s}</span>' for s in TERMINAL)
+        + "</p>"
+    )
     return "".join(parts)
 
 

@@ -18,7 +18,7 @@ def duration(delta: timedelta) -> str:
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
     if days:
-        return f"{days}d {hours}h"
+        return f"{days}d {hours}h" if hours else f"{days}d"
     return f"{hours}h {mins}m" if hours else f"{mins}m"
 
 
@@ -63,7 +63,7 @@ def render_text(report: StatusReport) -> str:
         failed = sum(len(g.rows) for g in groups)
         lines.append(f"Failed: {failed} in {len(groups)} group{'s' if len(groups) != 1 else ''}")
         for group in groups:
-            lines.append(f"  {group.title} ({len(group.rows)}):")
+            lines.append(f"  {clean(group.title)} ({len(group.rows)}):")
             for row in group.rows:
                 lines.append(f"    {row.address}: {clean(row.error or 'no message from the service')}{where(row)}")
             lines.append(f"    What to do: {group.advice}")

@@ -67,7 +67,7 @@ RULES: tuple[Rule, ...] = (
         {"featureNotEnabled", "notLicensed"},
         r"not (?:been )?enabled|not licensed|licen[cs]e",
         "Cross-tenant migration is not enabled for a tenant: it needs the Cross-Tenant User Data Migration "
-        "license and the feature turned on for both tenants; once it is, " + RESTART,
+        "license and the feature turned on for both tenants, " + RESTART,
     ),
     _rule(
         "source-locked",

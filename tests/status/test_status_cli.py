@@ -45,7 +45,7 @@ def test_stuck_and_overdue_migrations_show_and_fail_on_exits_non_zero(
     emu.control("POST", f"/tasks/{ids[late_key]}/force", {"status": "notStarted"})
 
     early = _status(ws, "--fail-on", "failed,stuck,overdue")
-    assert early["stuck"] == [] and early["overdue"] == [], "nothing is late one second in"
+    assert (early["stuck"], early["overdue"]) == ([], []), "nothing is late one second in"
 
     emu.control("POST", "/clock/advance", {"seconds": 25 * 3600})
     stuck_address, late_address = f'user_migration["{stuck_key}"]', f'site_migration["{late_key}"]'
@@ -63,8 +63,9 @@ def test_stuck_and_overdue_migrations_show_and_fail_on_exits_non_zero(
     alert = run_cli("status", str(ws), "--fail-on", "failed,stuck,overdue")
     assert alert.returncode == FAIL_ON_EXIT, alert.stdout + alert.stderr
     assert alert.stderr.strip() == "Error: --fail-on failed,stuck,overdue: 1 stuck, 1 overdue"
-    assert "Stuck: 1 in progress with no update for more than 1d 0h" in alert.stdout
-    assert f"  {stuck_address}: last updated" in alert.stdout and "(1d 1h ago)" in alert.stdout
+    assert "Stuck: 1 in progress with no update for more than 1d" in alert.stdout
+    assert f"  {stuck_address}: last updated" in alert.stdout
+    assert "(1d 1h ago)" in alert.stdout
     assert f"  {late_address}: latest start {latest[:10]}" in alert.stdout
 
     assert run_cli("status", str(ws), "--fail-on", "failed").returncode == 0, "no migration failed"
@@ -78,12 +79,103 @@ def test_stuck_and_overdue_migrations_show_and_fail_on_exits_non_zero(
 
 def test_status_options_are_checked(quickstart_workspace: Path) -> None:
     bad = run_cli("status", str(quickstart_workspace), "--fail-on", "failed,late")
-    assert bad.returncode == 1 and "'late' is not one of failed, stuck, overdue" in bad.stderr
+    assert bad.returncode == 1
+    assert "'late' is not one of failed, stuck, overdue" in bad.stderr
     bad = run_cli("status", str(quickstart_workspace), "--stuck-after", "soon")
-    assert bad.returncode == 1 and "'soon' is not a duration such as 24h, 2d, 90m or 1h30m" in bad.stderr
+    assert bad.returncode == 1
+    assert "'soon' is not a duration such as 24h, 2d, 90m or 1h30m" in bad.stderr
     config = quickstart_workspace / "reconciler.yaml"
     config.write_text(config.read_text() + "status:\n  stuck_after: tomorrow\n")
     out = run_cli("status", str(quickstart_workspace))
     assert out.returncode == 1
-    assert "reconciler.yaml" in out.stdout + out.stderr and "stuck_after" in out.stdout + out.stderr
+    assert "reconciler.yaml" in out.stdout + out.stderr
+    assert "stuck_after" in out.stdout + out.stderr
     assert "Traceback" not in out.stdout + out.stderr
+
+
+HOSTILE = '=HYPERLINK("https://evil.example/x","<script>fetch(1)</script>") | `x` </details>'
+KINDS = {  # source object -> the emulator's failure kind -> the triage group status must put it in
+    "user001": ("target-exists", "target-exists"),
+    "user002": ("size-limit", "size-limit"),
+    "user003": ("item-limit", "size-limit"),
+    "site01": ("no-trust", "no-trust"),
+    "site02": ("read-only", "source-locked"),
+    "site03": ("on-hold", "source-locked"),
+    "group01": ("feature-disabled", "feature-disabled"),
+    "group02": ("missing-mapping", "missing-mapping"),
+    "user004": (HOSTILE, "other"),
+}
+
+
+def _seed_failures(emu: Emulator, ws: Path) -> dict[str, str]:
+    """Every quickstart migration (and user004's, added) fails with one kind; address -> expected group."""
+    src = emu.source["domain"]
+    migrations = ws / "migrations.yaml"
+    migrations.write_text(
+        migrations.read_text().replace(
+            "site_migrations:\n", f"  - source_upn: user004@{src}\n    wave: pilot\nsite_migrations:\n"
+        )
+    )
+    expected = {}
+    for name, (kind, group) in KINDS.items():
+        if name.startswith("user"):
+            emu.control("PUT", f"/tenants/contoso/users/{name}@{src}", {"migration_error": kind})
+            expected[f'user_migration["{name}@{src}"]'] = group
+        elif name.startswith("site"):
+            url = f"https://contoso.sharepoint.com/sites/{name}"
+            emu.control("POST", "/tenants/contoso/sites", {"url": url, "migration_error": kind})
+            expected[f'site_migration["{url}"]'] = group
+        else:
+            emu.control("PUT", f"/tenants/contoso/groups/{name}", {"migration_error": kind})
+            expected[f'group_migration["{name}"]'] = group
+    return expected
+
+
+def test_triage_groups_every_failure_kind_of_the_emulator_with_locations_and_advice(
+    quickstart_workspace: Path, emu: Emulator, tmp_path: Path
+) -> None:
+    ws = quickstart_workspace
+    emu.control("PATCH", "/engine", {"queue_delay_seconds": 0, "duration_seconds": 0, "duration_jitter": 0})
+    expected = _seed_failures(emu, ws)
+    applied = run_cli("apply", str(ws), "--auto-approve")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+
+    doc = _status(ws)
+    groups = {g["group"]: g for g in doc["failures"]}  # type: ignore[attr-defined]
+    assert set(groups) == set(expected.values())
+    for address, group in expected.items():
+        assert address in [m["address"] for m in groups[group]["migrations"]], (address, group)
+    assert groups["source-locked"]["count"] == 2
+    assert groups["size-limit"]["count"] == 2
+    assert all("raise `attempt`" in g["advice"] for g in groups.values())
+    for group in groups.values():
+        for item in group["migrations"]:
+            path, line = item["location"].rsplit(":", 1)
+            key = item["address"].split('"')[1].rsplit("/", 1)[-1].split("@")[0]
+            assert key in Path(path).read_text().splitlines()[int(line) - 1], item
+    rows = {r["address"]: r for r in doc["migrations"]}  # type: ignore[attr-defined]
+    assert rows[f'user_migration["user001@{emu.source["domain"]}"]']["error_code"] == "targetAlreadyExists"
+
+    text = run_cli("status", str(ws), "--fail-on", "failed")
+    assert text.returncode == FAIL_ON_EXIT
+    assert text.stderr.strip() == "Error: --fail-on failed: 9 failed"
+    assert "Failed: 9 in 7 groups" in text.stdout
+    assert "  Size or item limit (2 TB / 1,000,000 items) (2):" in text.stdout
+    assert "What to do: The target OneDrive or site already exists" in text.stdout
+
+    files = {fmt: tmp_path / f"report.{fmt}" for fmt in ("csv", "markdown", "html")}
+    for fmt, path in files.items():
+        out = run_cli("status", str(ws), "--format", fmt, "-o", str(path))
+        assert (out.returncode, out.stdout) == (0, ""), out.stderr
+    table = list(csv.DictReader(io.StringIO(files["csv"].read_text())))
+    assert len(table) == 9
+    hostile_row = next(r for r in table if r["triage"] == "other")
+    assert hostile_row["error"] == "'" + HOSTILE, "a formula-looking cell is defused"
+    assert {r["flags"] for r in table} == {"failed"}
+    markdown = files["markdown"].read_text()
+    assert "<script>" not in markdown
+    assert "</details>" not in markdown
+    assert "&lt;script&gt;" in markdown
+    page = files["html"].read_text()
+    assert "<script" not in page
+    assert "&lt;script&gt;" in page
