@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install azurite demo test check lint types pytest bench bench-graph bench-spec bench-export bench-apply bench-plan schemas clean
+.PHONY: install azurite demo test check lint types pytest bench bench-graph bench-spec bench-export bench-apply bench-plan bench-status schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench-apply: install
 
 bench-plan: install
 	$(PY) bench/plan_scale.py
+
+bench-status: install
+	$(PY) bench/status_scale.py
 
 schemas: install
 	$(PY) -m reconciler.workspace.schema

@@ -124,3 +124,15 @@ def test_markdown_stays_under_its_limit_with_a_note() -> None:
     assert len(text) < 20_000
     assert "50 of 2000 shown" in text or "Output truncated" in text
     assert "Other: no code: Broken number … xxx" in text, "one group for one message shape"
+
+
+def test_the_report_is_pure() -> None:
+    """Importing the report model and every renderer loads no HTTP, auth, YAML, terminal, CLI or Graph code."""
+    import subprocess
+    import sys
+
+    code = "import sys, reconciler.report.render; print('\\n'.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "reconciler.report.render_html" in loaded, "the probe imported the renderers"
+    forbidden = ("httpx", "msal", "ruamel", "click", "rich", "pydantic", "reconciler.graph", "reconciler.cli")
+    assert [m for m in loaded if m.startswith(forbidden)] == []
