@@ -18,14 +18,14 @@ FLAGS = ("failed", "stuck", "overdue")
 
 
 def _stuck_after(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
-    from reconciler.workspace.config import parse_duration
+    from reconciler.workspace.config import duration_problem, parse_duration
 
     if value is None:
         return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+    problem = duration_problem(value)
+    if problem:
+        raise click.BadParameter(problem)
+    return parse_duration(value)
 
 
 def _fail_on(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
@@ -79,8 +79,7 @@ def status(
     output: str,
 ) -> None:
     """How the migrations this workspace manages are progressing: by status and wave, stuck, overdue, failed."""
-    from reconciler.atomic import atomic_write_text
-    from reconciler.operations.status import read_status
+    from reconciler.operations.status import read_status, write_report
     from reconciler.report.render import render
 
     ws = load_ok(workspace, "no status was read")
@@ -90,10 +89,7 @@ def status(
         report = asyncio.run(read_status(ws, state_now, stuck_after))
         text = render(report, output)
         if out_file is not None:
-            try:
-                atomic_write_text(out_file, text if text.endswith("\n") else text + "\n")
-            except OSError as exc:
-                raise click.ClickException(f"cannot write {out_file}: {exc.strerror or exc}") from None
+            write_report(out_file, text)
         else:
             if watch and tty and output == "text":
                 click.echo("\x1b[H\x1b[2J", nl=False)  # redraw in place

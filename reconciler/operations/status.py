@@ -7,7 +7,10 @@ only if it sent none), so stuck and overdue follow the service's time, including
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from reconciler.atomic import atomic_write_text
+from reconciler.errors import ReconcilerError
 from reconciler.graph.refresh import RefreshRequest, refresh
 from reconciler.kinds import TASK_KINDS
 from reconciler.operations.common import connect
@@ -15,6 +18,14 @@ from reconciler.report.model import DEFAULT_STUCK_AFTER, Row, StatusReport, buil
 from reconciler.state.model import State
 from reconciler.workspace.config import parse_duration
 from reconciler.workspace.loader import Workspace
+
+
+def write_report(path: Path, text: str) -> None:
+    """The report as the whole new content of ``path`` (atomically: a reader sees the old page or the new)."""
+    try:
+        atomic_write_text(path, text if text.endswith("\n") else text + "\n")
+    except OSError as exc:
+        raise ReconcilerError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
 
 
 async def read_status(ws: Workspace, state: State, stuck_after: timedelta | None = None) -> StatusReport:

@@ -224,16 +224,24 @@ class DefaultsConfig(ConfigModel):
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 
 
+def duration_problem(text: str) -> str | None:
+    """Why ``text`` is not a duration ``parse_duration`` reads, or None."""
+    found = _DURATION.fullmatch(text.strip().lower())
+    if not text.strip() or found is None or not any(found.groups()):
+        return f"{text!r} is not a duration such as 24h, 2d, 90m or 1h30m"
+    if not any(int(g or 0) for g in found.groups()):
+        return f"{text!r} is not a positive duration"
+    return None
+
+
 def parse_duration(text: str) -> timedelta:
     """``24h``, ``2d``, ``90m``, ``1h30m``, ``45s`` (at least one part, positive); ValueError otherwise."""
     found = _DURATION.fullmatch(text.strip().lower())
-    if not text.strip() or found is None or not any(found.groups()):
-        raise ValueError(f"{text!r} is not a duration such as 24h, 2d, 90m or 1h30m")
+    problem = duration_problem(text)
+    if problem or found is None:
+        raise ValueError(problem)
     days, hours, minutes, seconds = (int(g or 0) for g in found.groups())
-    value = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    if value <= timedelta(0):
-        raise ValueError(f"{text!r} is not a positive duration")
-    return value
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
 
 
 class StatusConfig(ConfigModel):

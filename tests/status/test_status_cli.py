@@ -77,7 +77,13 @@ def test_stuck_and_overdue_migrations_show_and_fail_on_exits_non_zero(
     assert _status(ws, "--stuck-after", "1h")["stuck"] == [stuck_address], "the option overrides the file"
 
 
-def test_status_options_are_checked(quickstart_workspace: Path) -> None:
+def test_status_options_are_checked(quickstart_workspace: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    unwritable = run_cli("status", str(quickstart_workspace), "--format", "html", "-o", str(blocker / "r.html"))
+    assert unwritable.returncode == 1
+    assert unwritable.stderr.startswith(f"Error: cannot write the report to {blocker / 'r.html'}: "), unwritable.stderr
+    assert "Traceback" not in unwritable.stderr
     bad = run_cli("status", str(quickstart_workspace), "--fail-on", "failed,late")
     assert bad.returncode == 1
     assert "'late' is not one of failed, stuck, overdue" in bad.stderr
