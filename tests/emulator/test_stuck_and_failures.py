@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import TASKS, Emulator
+from tests.conftest import TASKS, Emulator, start_emulator, stop_emulator
 
 
 @pytest.fixture
@@ -115,3 +116,31 @@ def test_the_date_header_is_the_emulated_clock(frozen: Emulator) -> None:
     dates = answer.headers.get_list("date")
     assert len(dates) == 1, "one Date header, not the server's and the app's"
     assert abs((parsedate_to_datetime(dates[0]) - now).total_seconds()) < 2
+
+
+def test_a_stuck_task_stays_stuck_across_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    proc, conn = start_emulator(tmp_path, "--state", str(state))
+    try:
+        e = Emulator(conn)
+        try:
+            e.control("PUT", "/clock", {"speed": 0})
+            task = _start(e, 1)
+            e.control("POST", f"/tasks/{task['id']}/force", {"status": "stuck"})
+            before = _get(e, task["id"])
+        finally:
+            e.close()
+    finally:
+        stop_emulator(proc)
+    proc, conn = start_emulator(tmp_path, "--state", str(state))
+    try:
+        e = Emulator(conn)
+        try:
+            _advance(e, 30 * 86400)
+            after = _get(e, task["id"])
+            assert after["status"] == "inProgress"
+            assert after["lastUpdatedDateTime"] == before["lastUpdatedDateTime"]
+        finally:
+            e.close()
+    finally:
+        stop_emulator(proc)
