@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.report.model import Row, build_report
+from reconciler.report.model import Row, StatusReport, build_report
 from reconciler.report.render import RENDERERS
 from reconciler.report.render_markdown import render_markdown
 from reconciler.report.triage import classify
@@ -31,7 +31,7 @@ def _row(address: str, status: str, **kw: object) -> Row:
     return Row(address=address, status=status, **{**base, **kw})  # type: ignore[arg-type]
 
 
-def _report() -> object:
+def _report() -> StatusReport:
     evil = '=cmd|"/c calc"!A1 <script>alert(1)</script> | `tick` [link](https://evil.example)'
     rows = [
         _row('user_migration["a@x.com"]', "completed", started=T0, finished=T0 + timedelta(hours=2)),
@@ -91,16 +91,16 @@ def test_triage_by_code_then_message_pattern(code: str | None, message: str | No
 
 def test_flags_follow_the_thresholds() -> None:
     report = _report()
-    flags = {r.address: r.flags for r in report.rows}  # type: ignore[attr-defined]
+    flags = {r.address: r.flags for r in report.rows}
     assert flags['user_migration["b@x.com"]'] == ("stuck",), "47 h since its last update"
     assert flags['user_migration["c@x.com"]'] == ("overdue",)
     assert flags['user_migration["d@x.com"]'] == (), "started 3 h ago, no update yet: not stuck"
-    assert report.failing(("failed", "stuck", "overdue")) == {"failed": 2, "stuck": 1, "overdue": 1}  # type: ignore[attr-defined]
+    assert report.failing(("failed", "stuck", "overdue")) == {"failed": 2, "stuck": 1, "overdue": 1}
 
 
 @pytest.mark.parametrize("fmt", ["csv", "markdown", "text"])
 def test_golden(fmt: str) -> None:
-    text = RENDERERS[fmt](_report())  # type: ignore[arg-type]
+    text = RENDERERS[fmt](_report())
     path = GOLDEN / f"report.{'md' if fmt == 'markdown' else 'csv' if fmt == 'csv' else 'txt'}"
     if UPDATE:
         path.write_text(text, encoding="utf-8")
@@ -108,7 +108,7 @@ def test_golden(fmt: str) -> None:
 
 
 def test_csv_defuses_formulas_and_round_trips() -> None:
-    table = list(csv.DictReader(io.StringIO(RENDERERS["csv"](_report()))))  # type: ignore[arg-type]
+    table = list(csv.DictReader(io.StringIO(RENDERERS["csv"](_report()))))
     hostile = next(r for r in table if r["error_code"] == "'@weird")
     assert hostile["error"].startswith("'=cmd|")
     assert hostile["address"] == 'site_migration["https://x.sharepoint.com/sites/\\"q\\""]'

@@ -8,6 +8,7 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import Emulator, run_cli
 
@@ -19,10 +20,10 @@ def _tasks(emu: Emulator) -> dict[str, str]:
     return {t["source"]: t["id"] for t in emu.control("GET", "/tasks")["tasks"]}
 
 
-def _status(workspace: Path, *args: str) -> dict[str, object]:
+def _status(workspace: Path, *args: str) -> dict[str, Any]:
     out = run_cli("status", str(workspace), "--format", "json", *args)
     assert out.returncode == 0, out.stdout + out.stderr
-    doc: dict[str, object] = json.loads(out.stdout)
+    doc: dict[str, Any] = json.loads(out.stdout)
     return doc
 
 
@@ -53,7 +54,7 @@ def test_stuck_and_overdue_migrations_show_and_fail_on_exits_non_zero(
     assert doc["stuck"] == [stuck_address]
     assert doc["overdue"] == [late_address]
     assert doc["by_status"] == {"completed": 6, "inProgress": 1, "notStarted": 1}
-    rows = {r["address"]: r for r in doc["migrations"]}  # type: ignore[attr-defined]
+    rows = {r["address"]: r for r in doc["migrations"]}
     assert rows[stuck_address]["flags"] == ["stuck"]
     assert rows[late_address]["latest_start"] == latest
     location = rows[stuck_address]["location"]
@@ -147,7 +148,7 @@ def test_triage_groups_every_failure_kind_of_the_emulator_with_locations_and_adv
     assert applied.returncode == 0, applied.stdout + applied.stderr
 
     doc = _status(ws)
-    groups = {g["group"]: g for g in doc["failures"]}  # type: ignore[attr-defined]
+    groups = {g["group"]: g for g in doc["failures"]}
     assert set(groups) == set(expected.values())
     for address, group in expected.items():
         assert address in [m["address"] for m in groups[group]["migrations"]], (address, group)
@@ -159,7 +160,7 @@ def test_triage_groups_every_failure_kind_of_the_emulator_with_locations_and_adv
             path, line = item["location"].rsplit(":", 1)
             key = item["address"].split('"')[1].rsplit("/", 1)[-1].split("@")[0]
             assert key in Path(path).read_text().splitlines()[int(line) - 1], item
-    rows = {r["address"]: r for r in doc["migrations"]}  # type: ignore[attr-defined]
+    rows = {r["address"]: r for r in doc["migrations"]}
     assert rows[f'user_migration["user001@{emu.source["domain"]}"]']["error_code"] == "targetAlreadyExists"
 
     text = run_cli("status", str(ws), "--fail-on", "failed")
