@@ -36,6 +36,12 @@ class EngineSettings(_Strict):
     failure_kinds: list[str] = Field(default_factory=list)
     stuck_rate: float = Field(0.0, ge=0, le=1)  # share of tasks that stop updating after their first phase
 
+    @field_validator("failure_kinds", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        # `serve --engine failure_kinds=size-limit,no-trust` gives one string.
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
     @field_validator("failure_kinds")
     @classmethod
     def _known_kinds(cls, value: list[str]) -> list[str]:

@@ -107,6 +107,8 @@ def test_random_failures_use_the_engine_failure_kinds(frozen: Emulator) -> None:
     assert codes
     bad = frozen.control_client.patch("/engine", json={"failure_kinds": ["gremlins"]})
     assert bad.status_code == 400
+    as_typed = frozen.control("PATCH", "/engine", {"failure_kinds": "size-limit, on-hold"})  # --engine NAME=a,b
+    assert as_typed["failure_kinds"] == ["size-limit", "on-hold"]
 
 
 def test_the_date_header_is_the_emulated_clock(frozen: Emulator) -> None:
