@@ -41,6 +41,11 @@ class Row:
     triage: str | None = None  # the failure group of a failed row
     pattern: str = ""  # tells "other" failures apart
 
+    @property
+    def marks(self) -> tuple[str, ...]:
+        """What ``--fail-on`` can name that this row is: ``failed``, ``stuck``, ``overdue``."""
+        return ("failed", *self.flags) if self.status == "failed" else self.flags
+
     def to_json(self) -> dict[str, Any]:
         return {
             "address": self.address,
@@ -52,7 +57,7 @@ class Row:
             "finished": _iso(self.finished),
             "last_updated": _iso(self.last_updated),
             "latest_start": _iso(self.latest_start),
-            "flags": list(self.flags),
+            "flags": list(self.marks),
             "error": self.error,
             "error_code": self.error_code,
             "triage": self.triage,

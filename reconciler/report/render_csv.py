@@ -55,7 +55,7 @@ def render_csv(report: StatusReport) -> str:
                 cell(r.finished),
                 cell(r.last_updated),
                 cell(r.latest_start),
-                cell(" ".join(("failed", *r.flags) if r.status == "failed" else r.flags)),
+                cell(" ".join(r.marks)),
                 cell(r.error_code),
                 cell(r.error),
                 cell(r.triage),
