@@ -45,7 +45,7 @@ def render_text(report: StatusReport) -> str:
             times += f"; first started {stamp(wave.first_started)}"
         if wave.last_finished:
             times += f"; last finished {stamp(wave.last_finished)}"
-        lines.append(f"  wave {wave.name}: {counts(wave.counts)}{times}")
+        lines.append(f"  wave {clean(wave.name)}: {counts(wave.counts)}{times}")
     stuck = report.flagged("stuck")
     if stuck:
         lines.append(f"Stuck: {len(stuck)} in progress with no update for more than {duration(report.stuck_after)}")
