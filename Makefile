@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install azurite demo test check wheel-check lint types pytest bench bench-graph bench-spec bench-export bench-apply bench-plan bench-explain schemas clean
+.PHONY: install azurite demo test check wheel-check lint types pytest bench bench-graph bench-spec bench-export bench-apply bench-plan bench-explain bench-status schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,9 @@ bench-plan: install
 
 bench-explain: install
 	$(PY) bench/explain_calls.py
+
+bench-status: install
+	$(PY) bench/status_scale.py
 
 schemas: install
 	$(PY) -m reconciler.workspace.schema

@@ -48,7 +48,8 @@ class ObservedTask:
     started: datetime | None
     finished: datetime | None
     last_updated: datetime | None
-    error: str | None
+    error: str | None  # the service's message (its code when it sent no message)
+    error_code: str | None = None
 
     @property
     def terminal(self) -> bool:

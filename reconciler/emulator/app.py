@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -131,9 +132,11 @@ class EmulatorApp:
             raise TooLarge
         return b"".join(chunks)
 
-    @staticmethod
-    async def _send(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
+    async def _send(self, send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
         raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        # The emulated clock's time, as Graph's own Date header gives the service's: clients that judge
+        # staleness (status: stuck, overdue) compare with it, so an advanced clock moves them too.
+        raw.append((b"date", format_datetime(self.rt.clock.now(), usegmt=True).encode("ascii")))
         raw.append((b"content-length", str(len(body)).encode("ascii")))
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": body})

@@ -8,9 +8,9 @@ from typing import Any, Literal
 from urllib.parse import parse_qs
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from reconciler.emulator import tasks
+from reconciler.emulator import failures, tasks
 from reconciler.emulator.auth import thumbprints
 from reconciler.emulator.clock import format_time, parse_time
 from reconciler.emulator.oidc import JWKS_PATH, issuer_url
@@ -63,7 +63,7 @@ ENDPOINTS = {
     "GET|PUT|DELETE /_emulator/faults": "fault injection settings",
     "GET|DELETE /_emulator/counters": "requests by endpoint and status",
     "GET /_emulator/tasks": "every task of every tenant with its status now",
-    "POST /_emulator/tasks/{id}/force": "{status, error?}: move a task now",
+    "POST /_emulator/tasks/{id}/force": "{status, error?, failure?}: move a task now (status stuck: stop updating)",
     "POST /_emulator/device-codes/approve": "{user_code, user?}: sign a pending device-code login in",
     "GET /_emulator/managed-identity": "IDENTITY_ENDPOINT and IDENTITY_HEADER per tenant (App Service style)",
 }
@@ -131,8 +131,18 @@ class ExternalTokenIn(_In):
 
 
 class ForceIn(_In):
-    status: Literal["notStarted", "inProgress", "completed", "failed", "cancelled"]
+    status: Literal["notStarted", "inProgress", "stuck", "completed", "failed", "cancelled"]
     error: dict[str, Any] | None = None
+    failure: str | None = None  # a kind of failures.KINDS, for status failed
+
+    @model_validator(mode="after")
+    def _one_error(self) -> ForceIn:
+        if self.failure is not None:
+            if self.failure not in failures.KINDS:
+                raise ValueError(f"unknown failure kind {self.failure!r}; known: {', '.join(failures.KINDS)}")
+            if self.status != "failed" or self.error is not None:
+                raise ValueError("failure goes with status failed and without error")
+        return self
 
 
 class DeviceApproval(_In):
@@ -471,7 +481,7 @@ class ControlApi:
             for tenant in rt.world.tenants.values():
                 found = tenant.tasks.get(parts[1].lower())
                 if found is not None:
-                    tasks.force(found, force.status, now, force.error)
+                    tasks.force(found, force.status, now, force.error, force.failure)
                     rt.changed()
                     return 200, tasks.task_json(found, now)
             raise ControlError(404, f"No task {parts[1]}.")

@@ -223,6 +223,7 @@ class EmulatorServer:
                 http="httptools",
                 lifespan="off",
                 server_header=False,
+                date_header=False,  # the app sends the emulated clock's Date
                 proxy_headers=False,
                 timeout_keep_alive=30,
                 backlog=2048,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from reconciler.emulator.failures import KINDS
 
 
 class _Strict(BaseModel):
@@ -30,6 +32,23 @@ class EngineSettings(_Strict):
     duration_jitter: float = Field(0.5, ge=0, le=1)
     failure_rate: float = Field(0.0, ge=0, le=1)
     failure_message: str = "The migration failed: the service could not copy the content."
+    # Random failures use these kinds of ``failures.KINDS`` in turn (by task id) instead of failure_message.
+    failure_kinds: list[str] = Field(default_factory=list)
+    stuck_rate: float = Field(0.0, ge=0, le=1)  # share of tasks that stop updating after their first phase
+
+    @field_validator("failure_kinds", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        # `serve --engine failure_kinds=size-limit,no-trust` gives one string.
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("failure_kinds")
+    @classmethod
+    def _known_kinds(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in KINDS]
+        if unknown:
+            raise ValueError(f"unknown failure kind {unknown[0]!r}; known: {', '.join(KINDS)}")
+        return value
 
 
 class RateLimit(_Strict):

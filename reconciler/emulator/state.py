@@ -78,12 +78,13 @@ def _tenant_out(t: Tenant) -> dict[str, Any]:
                 **{
                     k: v
                     for k, v in asdict(task).items()
-                    if k not in ("created", "start_at", "latest_start", "cancelled_at")
+                    if k not in ("created", "start_at", "latest_start", "cancelled_at", "stuck_at")
                 },
                 "created": _time(task.created),
                 "start_at": _time(task.start_at),
                 "latest_start": _time(task.latest_start),
                 "cancelled_at": _time(task.cancelled_at),
+                "stuck_at": _time(task.stuck_at),
             }
             for task in t.tasks.values()
         ],
@@ -122,6 +123,7 @@ def _tenant_in(d: dict[str, Any]) -> Tenant:
                 latest_start=_parse(raw["latest_start"]),
                 error=raw["error"],
                 cancelled_at=_parse(raw["cancelled_at"]),
+                stuck_at=_parse(raw.get("stuck_at")),
             )
         )
     return t

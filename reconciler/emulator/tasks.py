@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from reconciler.emulator import failures
 from reconciler.emulator import validate as v
 from reconciler.emulator.clock import format_time
 from reconciler.emulator.errors import (
@@ -75,12 +76,21 @@ def snapshot(task: Task, now: datetime) -> Snapshot:
         return Snapshot("notStarted", None, None, task.created)
     if now < task.start_at:
         return Snapshot("notStarted", None, None, task.created)
+    if task.stuck_at is not None:
+        # Runs normally until stuck_at, then stays inProgress with that last update for ever.
+        frozen = max(task.start_at, min(now, task.stuck_at))
+        return Snapshot("inProgress", task.start_at, None, _phase_start(task, frozen))
     end = task.start_at + timedelta(seconds=task.duration)
     if now < end:
-        step = task.duration / PHASES
-        phase = int((now - task.start_at).total_seconds() / step) if step > 0 else 0
-        return Snapshot("inProgress", task.start_at, None, task.start_at + timedelta(seconds=phase * step))
+        return Snapshot("inProgress", task.start_at, None, _phase_start(task, now))
     return Snapshot("failed" if task.error else "completed", task.start_at, end, end)
+
+
+def _phase_start(task: Task, now: datetime) -> datetime:
+    """When the phase running at ``now`` began: the task's last update while it runs."""
+    step = task.duration / PHASES
+    phase = min(int((now - task.start_at).total_seconds() / step), PHASES - 1) if step > 0 else 0
+    return task.start_at + timedelta(seconds=phase * step)
 
 
 def task_json(task: Task, now: datetime) -> dict[str, Any]:
@@ -337,9 +347,13 @@ def create(
     start_at = now + timedelta(seconds=engine.queue_delay_seconds)
     if new.preferred is not None and new.preferred > start_at:
         start_at = new.preferred
-    message = new.migration_error
-    if message is None and engine.failure_rate > 0 and _fraction(task_id, "failure") < engine.failure_rate:
-        message = engine.failure_message
+    named = new.migration_error
+    if named is None and engine.failure_rate > 0 and _fraction(task_id, "failure") < engine.failure_rate:
+        kinds = engine.failure_kinds
+        named = kinds[int(_fraction(task_id, "kind") * len(kinds))] if kinds else engine.failure_message
+    error = failures.error_for(named, new.kind, new.source_key, new.target.my_host)
+    duration = max(0.0, engine.duration_seconds * (1 + jitter))
+    stuck = named == failures.STUCK or (engine.stuck_rate > 0 and _fraction(task_id, "stuck") < engine.stuck_rate)
     task = Task(
         id=task_id,
         kind=new.kind,
@@ -348,9 +362,10 @@ def create(
         parameters=new.parameters,
         created=now,
         start_at=start_at,
-        duration=max(0.0, engine.duration_seconds * (1 + jitter)),
+        duration=duration,
         latest_start=new.latest,
-        error={"code": "migrationFailed", "message": message} if message else None,
+        error=error,
+        stuck_at=start_at + timedelta(seconds=duration / PHASES) if stuck else None,
     )
     source.add_task(task)
     return task_json(task, now)
@@ -382,13 +397,24 @@ def cancel(world: World, tenant: Tenant, task_id: str, now: datetime) -> None:
     task.cancelled_at = now
 
 
-def force(task: Task, status: str, now: datetime, error: dict[str, Any] | None) -> None:
-    """Control API: move a task to ``status`` now, whatever the schedule says."""
+def force(task: Task, status: str, now: datetime, error: dict[str, Any] | None, failure: str | None = None) -> None:
+    """Control API: move a task to ``status`` now, whatever the schedule says.
+
+    ``stuck`` makes it ``inProgress`` with its last update frozen now; ``failure`` names a kind of
+    ``failures.KINDS`` for a ``failed`` one."""
     if status == "cancelled":
         task.cancelled_at = now
         return
     task.cancelled_at = None
     task.latest_start = None
+    task.stuck_at = None
+    if status == "stuck":
+        if task.start_at > now:
+            task.start_at = now
+        task.stuck_at = now
+        return
+    if failure is not None:
+        error = failures.error_for(failure, task.kind, task.source_key, task.target_tenant_id)
     if status == "notStarted":
         task.start_at = now + timedelta(days=3650)
         return

@@ -101,6 +101,7 @@ class Task:
     latest_start: datetime | None
     error: dict[str, Any] | None
     cancelled_at: datetime | None = None
+    stuck_at: datetime | None = None  # stops updating from then on: inProgress for ever
 
 
 @dataclass

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from itertools import islice
 from typing import Any, Generic, TypeVar
 
@@ -174,6 +176,18 @@ class GraphClient:
     @property
     def stats(self) -> dict[str, int]:
         return dict(self.transport.stats)
+
+    @property
+    def server_time(self) -> datetime | None:
+        """The service's clock as its latest answer's ``Date`` header gave it (None before any answer)."""
+        raw = self.transport.server_date
+        if not raw:
+            return None
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
 
     async def sign_in(self, roles: Iterable[str] = (SOURCE, TARGET)) -> None:
         """Get a token for each tenant now: a refused credential is one error for the run, not one per

@@ -61,6 +61,7 @@ def observe_task(kind: str, key: str, task: MigrationTask) -> ObservedTask:
         finished=task.finished_date_time,
         last_updated=task.last_updated_date_time,
         error=(task.error.message or task.error.code) if task.error else None,
+        error_code=task.error.code if task.error else None,
     )
 
 

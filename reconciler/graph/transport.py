@@ -127,6 +127,7 @@ class GraphTransport:
         self.channels = {c.role: Channel(c, self.settings, (providers or {}).get(c.role)) for c in connections}
         self.stats: dict[str, int] = {"requests": 0, "retries": 0, "throttled": 0, "batches": 0}
         self.breaker = Breaker(self.settings.breaker_seconds)
+        self.server_date: str | None = None  # the Date header of the latest answer: the service's clock
 
     async def aclose(self) -> None:
         for channel in self.channels.values():
@@ -195,6 +196,7 @@ class GraphTransport:
                 await self._pause(wait, method, path, last_throttle)
                 continue
             self.breaker.succeeded()
+            self.server_date = response.headers.get("date") or self.server_date
             log.debug(
                 "%s %s -> %d request-id=%s %d ms",
                 method,

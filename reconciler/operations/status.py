@@ -1,110 +1,71 @@
-"""Migration status: the tasks this workspace manages, counted by status and wave, read live from Graph."""
+"""Migration status: the tasks this workspace manages, read live from Graph, as one ``StatusReport``.
+
+The report is judged as of the service's clock (the ``Date`` header of its answers; the local clock
+only if it sent none), so stuck and overdue follow the service's time, including the emulator's.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from reconciler.atomic import atomic_write_text
+from reconciler.errors import ReconcilerError
 from reconciler.graph.refresh import RefreshRequest, refresh
 from reconciler.kinds import TASK_KINDS
 from reconciler.operations.common import connect
+from reconciler.report.model import DEFAULT_STUCK_AFTER, Row, StatusReport, build_report
 from reconciler.state.model import State
+from reconciler.workspace.config import parse_duration
 from reconciler.workspace.loader import Workspace
 
-TERMINAL = ("completed", "failed", "cancelled")
+
+def write_report(path: Path, text: str) -> None:
+    """The report as the whole new content of ``path`` (atomically: a reader sees the old page or the new)."""
+    try:
+        atomic_write_text(path, text if text.endswith("\n") else text + "\n")
+    except OSError as exc:
+        raise ReconcilerError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
 
 
-@dataclass
-class TaskRow:
-    address: str
-    wave: str | None
-    status: str
-    task_id: str | None
-    started: datetime | None
-    finished: datetime | None
-    error: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "address": self.address,
-            "wave": self.wave,
-            "status": self.status,
-            "task_id": self.task_id,
-            "started": self.started.isoformat() if self.started else None,
-            "finished": self.finished.isoformat() if self.finished else None,
-            "error": self.error,
-        }
-
-
-@dataclass
-class Status:
-    rows: list[TaskRow] = field(default_factory=list)
-
-    @property
-    def done(self) -> bool:
-        return all(r.status in TERMINAL for r in self.rows)
-
-    def by_status(self) -> Counter[str]:
-        return Counter(r.status for r in self.rows)
-
-    def by_wave(self) -> dict[str, Counter[str]]:
-        waves: dict[str, Counter[str]] = {}
-        for row in self.rows:
-            waves.setdefault(row.wave or "(no wave)", Counter())[row.status] += 1
-        return waves
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "total": len(self.rows),
-            "by_status": dict(self.by_status()),
-            "by_wave": {w: dict(c) for w, c in self.by_wave().items()},
-            "done": self.done,
-            "migrations": [r.to_json() for r in self.rows],
-        }
-
-    def render(self) -> str:
-        if not self.rows:
-            return "This workspace manages no migrations yet."
-        lines = [f"{len(self.rows)} migrations: " + ", ".join(f"{n} {s}" for s, n in sorted(self.by_status().items()))]
-        for wave, counts in sorted(self.by_wave().items()):
-            rows = [r for r in self.rows if (r.wave or "(no wave)") == wave]
-            starts = [r.started for r in rows if r.started]
-            ends = [r.finished for r in rows if r.finished]
-            times = ""
-            if starts:
-                times += f"; first started {min(starts):%Y-%m-%d %H:%M:%S}Z"
-            if ends:
-                times += f"; last finished {max(ends):%Y-%m-%d %H:%M:%S}Z"
-            lines.append(f"  wave {wave}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + times)
-        failed = [r for r in self.rows if r.status == "failed"]
-        if failed:
-            lines.append("Failed:")
-            lines.extend(f"  {r.address}: {r.error or 'no message from the service'}" for r in failed)
-        return "\n".join(lines)
-
-
-async def read_status(ws: Workspace, state: State) -> Status:
-    waves = {item.address: getattr(item, "wave", None) for item in ws.desired.items()}
+async def read_status(ws: Workspace, state: State, stuck_after: timedelta | None = None) -> StatusReport:
+    """The report of every migration the state knows a task id for; ``stuck_after`` overrides the config's."""
+    spec = {}
+    for item in ws.desired.items():
+        span = getattr(item, "range", None)
+        spec[item.address] = (
+            getattr(item, "wave", None),
+            f"{span.filename}:{span.start.line}" if span is not None else None,
+            getattr(item, "latest_start", None),
+        )
     managed = [(a, r) for a, r in sorted(state.resources.items()) if r.kind in TASK_KINDS and r.task_id]
     request = RefreshRequest(tasks=[(TASK_KINDS[r.kind], r.key, r.task_id) for _, r in managed])
     _, client = connect(ws)
     async with client as graph:
         observed = await refresh(graph, request)
-    status = Status()
+        now = graph.server_time or datetime.now(UTC)
+    rows = []
     for address, resource in managed:
-        task = observed.tasks.get((TASK_KINDS[resource.kind], resource.key))
+        kind = TASK_KINDS[resource.kind]
+        task = observed.tasks.get((kind, resource.key))
         error = observed.errors.get((resource.kind, resource.key))
-        status.rows.append(
-            TaskRow(
+        wave, location, declared_latest = spec.get(address, (None, None, None))
+        rows.append(
+            Row(
                 address=address,
-                wave=waves.get(address),
+                kind=kind,
+                wave=wave,
                 status=task.status if task else ("unreadable" if error else "gone"),
                 task_id=task.id if task else resource.task_id,
                 started=task.started if task else None,
                 finished=task.finished if task else None,
-                error=(task.error if task else error),
+                last_updated=task.last_updated if task else None,
+                latest_start=(task.latest_start if task else None) or declared_latest,
+                error=task.error if task else error,
+                error_code=task.error_code if task else None,
+                location=location,
             )
         )
-    return status
+    configured = ws.config.status.stuck_after if ws.config is not None else None
+    threshold = stuck_after or (parse_duration(configured) if configured else DEFAULT_STUCK_AFTER)
+    return build_report(rows, now, threshold, list(ws.desired.waves))

@@ -8,6 +8,8 @@ canonical order ``fmt`` writes.
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -220,6 +222,44 @@ class DefaultsConfig(ConfigModel):
     protect: bool = False
 
 
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def duration_problem(text: str) -> str | None:
+    """Why ``text`` is not a duration ``parse_duration`` reads, or None."""
+    found = _DURATION.fullmatch(text.strip().lower())
+    if not text.strip() or found is None or not any(found.groups()):
+        return f"{text!r} is not a duration such as 24h, 2d, 90m or 1h30m"
+    if not any(int(g or 0) for g in found.groups()):
+        return f"{text!r} is not a positive duration"
+    return None
+
+
+def parse_duration(text: str) -> timedelta:
+    """``24h``, ``2d``, ``90m``, ``1h30m``, ``45s`` (at least one part, positive); ValueError otherwise."""
+    found = _DURATION.fullmatch(text.strip().lower())
+    problem = duration_problem(text)
+    if problem or found is None:
+        raise ValueError(problem)
+    days, hours, minutes, seconds = (int(g or 0) for g in found.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+class StatusConfig(ConfigModel):
+    """How ``reconciler status`` judges the migrations."""
+
+    stuck_after: NonEmptyText = Field(
+        "24h",
+        description="An in-progress migration with no update for longer than this is stuck: 24h, 2d, 90m, 1h30m.",
+    )
+
+    @field_validator("stuck_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+
 class WorkspaceConfig(ConfigModel):
     """``reconciler.yaml``."""
 
@@ -237,6 +277,7 @@ class WorkspaceConfig(ConfigModel):
         description="At most this many of the workspace's migrations queued or in progress at once; further "
         "starts wait for a later plan (Microsoft's guidance: up to 4,000 queued moves).",
     )
+    status: StatusConfig = Field(default_factory=StatusConfig)
     spec_files: list[NonEmptyText] = Field(
         default_factory=lambda: list(DEFAULT_SPEC_FILES),
         description="Glob patterns (relative to the workspace) of spec files; reconciler.yaml and hidden "
