@@ -20,6 +20,8 @@ class Behaviour(_Strict):
     duplicate_create: Literal["conflict", "upsert", "allow"] = "conflict"
     removed_unknown_key: Literal["succeed", "fail"] = "succeed"
     delta_patch_errors: Literal["atomic", "per_item"] = "atomic"
+    mapping_odata_type: bool = True
+    queue_full: Literal["reject", "hold"] = "reject"
 
 
 class EngineSettings(_Strict):
@@ -30,6 +32,8 @@ class EngineSettings(_Strict):
     duration_jitter: float = Field(0.5, ge=0, le=1)
     failure_rate: float = Field(0.0, ge=0, le=1)
     failure_message: str = "The migration failed: the service could not copy the content."
+    # Tasks notStarted or inProgress at once per source tenant; what happens beyond it is ``queue_full``.
+    queue_capacity: int = Field(100_000, ge=1)
 
 
 class RateLimit(_Strict):
