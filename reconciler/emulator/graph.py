@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -53,6 +53,10 @@ def method_not_allowed(allowed: str) -> GraphError:
     return GraphError(
         405, "methodNotAllowed", "Specified HTTP method is not allowed for the request uri.", {"Allow": allowed}
     )
+
+
+def lists_not_supported() -> GraphError:
+    return GraphError(501, "notSupported", "Listing this collection is not supported; read items by key.")
 
 
 def count_not_supported() -> GraphError:
@@ -122,13 +126,21 @@ class GraphService:
             raise method_not_allowed(allowed)
 
     def _only_select(self, query: Query, paging: bool = False) -> None:
-        if paging:
-            # The switch first: with lists off every collection GET is 501, whatever its query options.
-            self._require_lists()
         allowed = {"$select"} | ({"$top", "$skiptoken"} if paging else set())
         for name in query.system:
             if name not in allowed:
                 raise bad_request(f"The query option '{name}' is not supported by this resource.")
+
+    def _list_route(self, endpoint: str, query: Query, handler: Handler) -> Route:
+        """A collection GET: the list switch first (501 whatever the query options), then the options."""
+        if not self.rt.behaviour.list_endpoints:
+            return Route(endpoint, False, self._lists_off)
+        self._only_select(query, paging=True)
+        return Route(endpoint, False, handler)
+
+    @staticmethod
+    def _lists_off(request: Request, claims: Claims, query: Query) -> NoReturn:
+        raise lists_not_supported()
 
     def _task_route(self, method: str, segs: list[Segment], query: Query) -> Route:
         if not segs:
@@ -136,8 +148,7 @@ class GraphService:
                 self._only_select(query)
                 return Route("tasks.create", True, self._create_task)
             if method == "GET":
-                self._only_select(query, paging=True)
-                return Route("tasks.list", False, self._list_tasks)
+                return self._list_route("tasks.list", query, self._list_tasks)
             raise method_not_allowed("GET, POST")
         first = segs[0]
         fname = first.lname.removeprefix("microsoft.graph.")
@@ -196,8 +207,7 @@ class GraphService:
             self._only_select(query)
             return Route(f"{name}.deltaPatch", True, lambda r, c, q: self._patch_mappings(r, c, q, kind))
         if method == "GET":
-            self._only_select(query, paging=True)
-            return Route(f"{name}.list", False, lambda r, c, q: self._list_mappings(r, c, q, kind))
+            return self._list_route(f"{name}.list", query, lambda r, c, q: self._list_mappings(r, c, q, kind))
         raise method_not_allowed("GET, PATCH")
 
     # -- dispatch -------------------------------------------------------------------------------
@@ -248,7 +258,7 @@ class GraphService:
 
     def _require_lists(self) -> None:
         if not self.rt.behaviour.list_endpoints:
-            raise GraphError(501, "notSupported", "Listing this collection is not supported; read items by key.")
+            raise lists_not_supported()
 
     # -- task handlers --------------------------------------------------------------------------
 
