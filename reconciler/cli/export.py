@@ -56,9 +56,9 @@ def export(
     """Write spec files from the live mappings and tasks of the given keys, for adoption."""
     from reconciler.operations.exporting import CollectionReadsUnsupported, read_keys, run_export, workspace_keys
 
-    ws = load_ok(workspace, "nothing was exported")
     if every and keys_file:
         raise click.UsageError("--all and --keys exclude each other: --all exports everything the tenants hold")
+    ws = load_ok(workspace, "nothing was exported")
     state = read_state(ws)
     keys = None if every else read_keys(keys_file) if keys_file else workspace_keys(ws, state)
     meter = Meter(enabled=output == "text")
