@@ -53,7 +53,7 @@ TASK_KEYS = frozenset(
 )
 TASK_PROPERTIES = frozenset(TASK_KEYS)
 ACTIVE = ("notStarted", "inProgress")
-NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+NEVER = datetime(9000, 1, 1, tzinfo=UTC)  # far enough, with room for any duration after it
 PHASES = 4  # validation, backup, restore, cleanup
 
 
