@@ -10,6 +10,7 @@ tenants hold, which the planner reads for the conflicts of unmanaged objects.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -34,16 +35,16 @@ class Support:
 
 
 async def support(graph: GraphClient, connection: Connection, state: State, *, reprobe: bool = False) -> Support:
-    answers: dict[str, bool] = {}
-    fresh: dict[str, Probe] = {}
-    for role, tenant in ((SOURCE, connection.source), (TARGET, connection.target)):
-        tenant_id = tenant.tenant_id.lower()
-        known = fresh.get(tenant_id) or (None if reprobe else state.probes.get(tenant_id))
-        if known is None:
-            known = Probe(await probe(graph, role), datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-            fresh[tenant_id] = known
-        answers[role] = known.collection_reads
-    return Support(answers[SOURCE], answers[TARGET], fresh)
+    tenants = {SOURCE: connection.source.tenant_id.lower(), TARGET: connection.target.tenant_id.lower()}
+    unknown: dict[str, str] = {}  # tenant id -> the role that asks it (one request per tenant)
+    for role, tenant_id in tenants.items():
+        if reprobe or tenant_id not in state.probes:
+            unknown.setdefault(tenant_id, role)
+    answers = await asyncio.gather(*(probe(graph, role) for role in unknown.values()))
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fresh = {tenant_id: Probe(answer, stamp) for tenant_id, answer in zip(unknown, answers, strict=True)}
+    known = {**state.probes, **fresh}
+    return Support(known[tenants[SOURCE]].collection_reads, known[tenants[TARGET]].collection_reads, fresh)
 
 
 def remember(backend: StateBackend, read: State, fresh: dict[str, Probe]) -> tuple[State, str | None]:
