@@ -57,6 +57,19 @@ class ObservedTask:
 
 
 @dataclass
+class Listing:
+    """Every identity mapping and task the tenants hold, read through the collection GETs where the
+    service answers them (``None`` on ``Observed`` where it does not): objects this workspace never
+    made, such as mappings uploaded by CSV, included. ``tasks`` has every task, several per source."""
+
+    user_mappings: dict[str, ObservedUserMapping] = field(default_factory=dict)
+    group_mappings: dict[str, ObservedGroupMapping] = field(default_factory=dict)
+    tasks: list[ObservedTask] = field(default_factory=list)
+    mappings_listed: bool = False  # the target tenant answered (mappings above are all it holds)
+    tasks_listed: bool = False  # the source tenant answered
+
+
+@dataclass
 class Observed:
     """Everything refresh saw; ``errors`` holds, by (address kind, key), the reads that failed and why."""
 
@@ -65,3 +78,4 @@ class Observed:
     tasks: dict[tuple[str, str], ObservedTask] = field(default_factory=dict)  # by (kind, key)
     errors: dict[tuple[str, str], str] = field(default_factory=dict)
     refreshed: bool = True
+    listing: Listing | None = None

@@ -57,6 +57,11 @@ NO_COLOR_OPTION = click.option(
 COMPACT_OPTION = click.option(
     "--compact", is_flag=True, help="Only counts and the irreversible and destructive actions."
 )
+REPROBE_OPTION = click.option(
+    "--reprobe",
+    is_flag=True,
+    help="Ask both tenants again whether they answer collection reads (remembered in the state otherwise).",
+)
 PARALLELISM_OPTION = click.option(
     "--parallelism", default=10, show_default=True, type=click.IntRange(1, 64), help="Requests in flight at once."
 )

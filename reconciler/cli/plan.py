@@ -20,8 +20,10 @@ from reconciler.cli.common import (
     OVERRIDE_HOLDS_OPTION,
     PARALLELISM_OPTION,
     PLAN_RENDERERS,
+    REPROBE_OPTION,
     WORKSPACE_ARGUMENT,
     WORKSPACE_OPTION,
+    backend_of,
     echo_json,
     format_option,
     load_ok,
@@ -74,6 +76,7 @@ if TYPE_CHECKING:
     help="Save the plan here for `reconciler apply FILE` and `reconciler show FILE`.",
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none, 1 on error.")
+@REPROBE_OPTION
 @NO_COLOR_OPTION
 def plan(
     workspace: str,
@@ -87,6 +90,7 @@ def plan(
     compact: bool,
     out: Path | None,
     detailed_exitcode: bool,
+    reprobe: bool,
     no_color: bool,
 ) -> None:
     """Show what apply would change: refresh live state, compare with the spec and the state."""
@@ -102,17 +106,23 @@ def plan(
         parallelism=parallelism,
         override_mapping_holds=override_mapping_holds,
         only=frozenset(only),
+        reprobe=reprobe,
     )
     if refresh:
         # The coroutine keeps its result; handing asyncio.run a 120,000-change plan cost a second at exit
         # (CPython builds a repr of the finished coroutine), so the result leaves through a holder instead.
         held: list[tuple[Plan, PlanContext]] = []
 
+        notes: list[str] = []
+
         async def planned() -> None:
-            held.append(await run_plan(ws, state, options, Meter(enabled=output == "text")))
+            meter = Meter(enabled=output == "text")
+            held.append(await run_plan(ws, state, options, meter, backend_of(ws), notes))
 
         asyncio.run(planned())
         result, ctx = held[0]
+        for note in notes:
+            click.echo(f"Note: {note}; the next plan asks again.", err=True)
     else:
         result, ctx = plan_from_state(ws, state, options)
     artifact = str(out) if out else None

@@ -204,7 +204,7 @@ class EmulatorApp:
                 )
             if rest == "oauth2/v2.0/token":
                 if method != "POST":
-                    raise OAuthError(405, "invalid_request", 900561, "The endpoint only accepts POST requests.")
+                    raise OAuthError(405, "invalid_request", 900561, "The endpoint only accepts POST requests.", "POST")
                 token_url = f"{base_url}/{parts[0]}/oauth2/v2.0/token"
                 result = self.rt.tokens.issue(
                     self.rt.world, parts[0], token_url, body, headers.get("authorization"), issuer_url(base_url)
@@ -214,13 +214,13 @@ class EmulatorApp:
                 return
             if rest == "oauth2/v2.0/devicecode":
                 if method != "POST":
-                    raise OAuthError(405, "invalid_request", 900561, "The endpoint only accepts POST requests.")
+                    raise OAuthError(405, "invalid_request", 900561, "The endpoint only accepts POST requests.", "POST")
                 flow = self.rt.tokens.device_code(self.rt.world, parts[0], body, base_url)
                 self.rt.count("token", 200)
                 await self._json(send, 200, flow, oauth_headers)
                 return
             if method != "GET":
-                raise OAuthError(405, "invalid_request", 900561, "The endpoint only accepts GET requests.")
+                raise OAuthError(405, "invalid_request", 900561, "The endpoint only accepts GET requests.", "GET")
             if rest == "msi/token":
                 try:
                     token = self.rt.tokens.managed_identity(
@@ -242,7 +242,8 @@ class EmulatorApp:
             await self._json(send, 200, payload, {**common, "content-type": JSON_CONTENT_TYPE})
         except OAuthError as error:
             self.rt.count("token" if rest.startswith("oauth2") else "authority", error.status)
-            await self._json(send, error.status, error.body(), oauth_headers)
+            allow = {"allow": error.allow} if error.allow is not None else {}
+            await self._json(send, error.status, error.body(), {**oauth_headers, **allow})
 
     # -- Graph ------------------------------------------------------------------------------------
 

@@ -65,6 +65,7 @@ class OAuthError(Exception):
     error: str
     code: int
     description: str
+    allow: str | None = None  # the Allow header of a 405
 
     def body(self) -> dict[str, Any]:
         trace, corr = str(uuid.uuid4()), str(uuid.uuid4())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
@@ -55,6 +55,14 @@ def method_not_allowed(allowed: str) -> GraphError:
     )
 
 
+def lists_not_supported() -> GraphError:
+    return GraphError(501, "notSupported", "Listing this collection is not supported; read items by key.")
+
+
+def count_not_supported() -> GraphError:
+    return GraphError(501, "notSupported", "$count is not supported on this collection.")
+
+
 Handler = Callable[[Request, Claims, Query], Response]
 
 
@@ -101,7 +109,9 @@ class GraphService:
             raise bad_request("Resource not found for the segment 'migrations'.")
         segs = [parse_segment(s, query.aliases) for s in rest[3:]]
         if not segs:
-            raise method_not_allowed("GET")
+            # The docs give the root (sharePointMigrationsRoot) no method of its own: an empty Allow says so
+            # (RFC 9110 §10.2.1), where "GET" promised a read that was then refused.
+            raise method_not_allowed("")
         head = segs[0]
         if head.lname == TASKS and not head.has_parens:
             return self._task_route(method, segs[1:], query)
@@ -121,14 +131,24 @@ class GraphService:
             if name not in allowed:
                 raise bad_request(f"The query option '{name}' is not supported by this resource.")
 
+    def _list_route(self, endpoint: str, query: Query, handler: Handler) -> Route:
+        """A collection GET: the list switch first (501 whatever the query options), then the options."""
+        if not self.rt.behaviour.list_endpoints:
+            return Route(endpoint, False, self._lists_off)
+        self._only_select(query, paging=True)
+        return Route(endpoint, False, handler)
+
+    @staticmethod
+    def _lists_off(request: Request, claims: Claims, query: Query) -> NoReturn:
+        raise lists_not_supported()
+
     def _task_route(self, method: str, segs: list[Segment], query: Query) -> Route:
         if not segs:
             if method == "POST":
                 self._only_select(query)
                 return Route("tasks.create", True, self._create_task)
             if method == "GET":
-                self._only_select(query, paging=True)
-                return Route("tasks.list", False, self._list_tasks)
+                return self._list_route("tasks.list", query, self._list_tasks)
             raise method_not_allowed("GET, POST")
         first = segs[0]
         fname = first.lname.removeprefix("microsoft.graph.")
@@ -145,7 +165,7 @@ class GraphService:
         if first.has_parens:  # not a known function: never read a positional argument as a task id
             raise bad_request(f"Resource not found for the segment '{first.name}'.")
         if first.name == "$count":
-            raise GraphError(501, "notSupported", "$count is not supported on this collection.")
+            raise count_not_supported()
         task_id = first.name
         if len(segs) == 1:
             self._method(method, "GET")
@@ -164,6 +184,8 @@ class GraphService:
         if segs:
             if len(segs) > 1 or head.has_parens:
                 raise bad_request(f"Resource not found for the segment '{segs[-1].name}'.")
+            if segs[0].name == "$count" and not segs[0].has_parens:
+                raise count_not_supported()  # as the tasks' $count, never read as a mapping id
             self._method(method, "GET")
             self._only_select(query)
             mapping_id = segs[0].name
@@ -185,8 +207,7 @@ class GraphService:
             self._only_select(query)
             return Route(f"{name}.deltaPatch", True, lambda r, c, q: self._patch_mappings(r, c, q, kind))
         if method == "GET":
-            self._only_select(query, paging=True)
-            return Route(f"{name}.list", False, lambda r, c, q: self._list_mappings(r, c, q, kind))
+            return self._list_route(f"{name}.list", query, lambda r, c, q: self._list_mappings(r, c, q, kind))
         raise method_not_allowed("GET, PATCH")
 
     # -- dispatch -------------------------------------------------------------------------------
@@ -237,7 +258,7 @@ class GraphService:
 
     def _require_lists(self) -> None:
         if not self.rt.behaviour.list_endpoints:
-            raise GraphError(501, "notSupported", "Listing this collection is not supported; read items by key.")
+            raise lists_not_supported()
 
     # -- task handlers --------------------------------------------------------------------------
 
@@ -290,7 +311,7 @@ class GraphService:
         if not key:
             raise missing_parameter(label)
         mappings.check_key(kind, key, label)
-        entity = mappings.get(kind, self._tenant(claims), key)
+        entity = self._typed(kind, mappings.get(kind, self._tenant(claims), key))
         return self._entity(request, query, kind.collection, entity, kind.properties, kind.type_name)
 
     def _mapping_by_id(
@@ -300,9 +321,15 @@ class GraphService:
         store = kind.store(self._tenant(claims))
         for key in store:
             if mappings.mapping_id(kind, key) == mapping_id:
-                entity = mappings.get(kind, self._tenant(claims), key)
+                entity = self._typed(kind, mappings.get(kind, self._tenant(claims), key))
                 return self._entity(request, query, kind.collection, entity, kind.properties, kind.type_name)
         raise GraphError(404, "itemNotFound", f"The identity mapping {mapping_id} could not be found.")
+
+    def _typed(self, kind: mappings.Kind, entity: dict[str, Any]) -> dict[str, Any]:
+        """The entity with its ``@odata.type`` first, as the user mapping GET example of the docs shows."""
+        if not self.rt.behaviour.mapping_odata_type:
+            return entity
+        return {"@odata.type": f"#microsoft.graph.{kind.type_name}", **entity}
 
     def _patch_mappings(self, request: Request, claims: Claims, query: Query, kind: mappings.Kind) -> Response:
         body = mappings.delta_patch(
@@ -318,7 +345,9 @@ class GraphService:
     def _list_mappings(self, request: Request, claims: Claims, query: Query, kind: mappings.Kind) -> Response:
         self._require_lists()
         store = kind.store(self._tenant(claims))
-        items = [{"id": mappings.mapping_id(kind, k), **copy.deepcopy(val)} for k, val in store.items()]
+        items = [
+            self._typed(kind, {"id": mappings.mapping_id(kind, k), **copy.deepcopy(val)}) for k, val in store.items()
+        ]
         return self._page(request, query, kind.collection, items)
 
     def _page(self, request: Request, query: Query, collection: str, items: list[dict[str, Any]]) -> Response:

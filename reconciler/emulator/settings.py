@@ -22,6 +22,8 @@ class Behaviour(_Strict):
     duplicate_create: Literal["conflict", "upsert", "allow"] = "conflict"
     removed_unknown_key: Literal["succeed", "fail"] = "succeed"
     delta_patch_errors: Literal["atomic", "per_item"] = "atomic"
+    mapping_odata_type: bool = True
+    queue_full: Literal["reject", "hold"] = "reject"
 
 
 class EngineSettings(_Strict):
@@ -49,6 +51,9 @@ class EngineSettings(_Strict):
         if unknown:
             raise ValueError(f"unknown failure kind {unknown[0]!r}; known: {', '.join(KINDS)}")
         return value
+
+    # Tasks notStarted or inProgress at once per source tenant; what happens beyond it is ``queue_full``.
+    queue_capacity: int = Field(100_000, ge=1)
 
 
 class RateLimit(_Strict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reconciler.emulator import failures
@@ -54,6 +54,7 @@ TASK_KEYS = frozenset(
 )
 TASK_PROPERTIES = frozenset(TASK_KEYS)
 ACTIVE = ("notStarted", "inProgress")
+NEVER = datetime(9000, 1, 1, tzinfo=UTC)  # far enough, with room for any duration after it
 PHASES = 4  # validation, backup, restore, cleanup
 
 
@@ -340,6 +341,9 @@ def create(
                 raise conflict(
                     f"A migration task {existing.id} already exists for source {new.source_key} with status {status}."
                 )
+    slot = queue_slot(source, now, engine.queue_capacity)
+    if slot is not None and behaviour.queue_full == "reject":
+        raise queue_full(source, engine.queue_capacity)
     if new.validate_only:
         return {"status": "completed", "parameters": new.parameters}
     task_id = str(uuid.uuid4())
@@ -347,6 +351,8 @@ def create(
     start_at = now + timedelta(seconds=engine.queue_delay_seconds)
     if new.preferred is not None and new.preferred > start_at:
         start_at = new.preferred
+    if slot is not None and slot > start_at:  # queue_full: hold: it waits, notStarted, for a free slot
+        start_at = slot
     named = new.migration_error
     if named is None and engine.failure_rate > 0 and _fraction(task_id, "failure") < engine.failure_rate:
         kinds = engine.failure_kinds
@@ -369,6 +375,35 @@ def create(
     )
     source.add_task(task)
     return task_json(task, now)
+
+
+def queue_slot(source: Tenant, now: datetime, capacity: int) -> datetime | None:
+    """None while the source tenant has fewer than ``capacity`` tasks notStarted or inProgress; else
+    when the next slot frees (``datetime.max`` when the active tasks never finish)."""
+    if len(source.tasks) < capacity:
+        return None  # the common case, without looking at any task
+    ends: list[datetime] = []
+    active = 0
+    for task in source.tasks.values():
+        if snapshot(task, now).status in ACTIVE:
+            active += 1
+            end = snapshot(task, NEVER).finished
+            if end is not None:
+                ends.append(end)
+    if active < capacity:
+        return None
+    ends.sort()
+    needed = active - capacity  # this many must finish before one more may start
+    return ends[needed] if needed < len(ends) else NEVER
+
+
+def queue_full(source: Tenant, capacity: int) -> GraphError:
+    return GraphError(
+        400,
+        "queueFull",
+        f"The migration queue of {source.domain} is full: {capacity} tasks are notStarted or inProgress, "
+        "the most it holds. Create more tasks once some have finished.",
+    )
 
 
 def get(world: World, tenant: Tenant, task_id: str) -> Task:

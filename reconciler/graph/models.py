@@ -200,6 +200,15 @@ class TaskParameters(WireModel):
         """The canonical target of the move (each kind names it its own way); None when not given."""
         return None
 
+    def source(self) -> str | None:
+        """The canonical source key of the move, as the spec names it; None when not given."""
+        return None
+
+    def kind(self) -> TaskKind | None:
+        """The task kind its ``@odata.type`` names; None for the base type."""
+        kind = _parameters_kind(self)
+        return kind if kind in ("user", "site", "group") else None  # type: ignore[return-value]
+
 
 class UserTaskParameters(TaskParameters):
     odata_type: Literal["#microsoft.graph.sharePointUserMigrationTaskParameters"] = Field(
@@ -213,6 +222,11 @@ class UserTaskParameters(TaskParameters):
             lower_key(self.target_user_identity.user_principal_name) if self.target_user_identity is not None else None
         )
 
+    def source(self) -> str | None:
+        return (
+            lower_key(self.source_user_identity.user_principal_name) if self.source_user_identity is not None else None
+        )
+
 
 class SiteTaskParameters(TaskParameters):
     odata_type: Literal["#microsoft.graph.sharePointSiteMigrationTaskParameters"] = Field(
@@ -221,6 +235,9 @@ class SiteTaskParameters(TaskParameters):
 
     def target(self) -> str | None:
         return url_key(self.target_site_url)
+
+    def source(self) -> str | None:
+        return url_key(self.source_site_url)
 
 
 class GroupTaskParameters(TaskParameters):
@@ -232,6 +249,9 @@ class GroupTaskParameters(TaskParameters):
 
     def target(self) -> str | None:
         return lower_key(self.target_group_identity.mail_nickname) if self.target_group_identity is not None else None
+
+    def source(self) -> str | None:
+        return lower_key(self.source_group_identity.mail_nickname) if self.source_group_identity is not None else None
 
 
 # The parameters' @odata.type per task kind (the discriminator's tags below), and back.

@@ -13,7 +13,8 @@ from typing import Any
 from reconciler.apply.executor import Applier, ApplyReport, Emit
 from reconciler.errors import ReconcilerError
 from reconciler.graph.config import GraphSettings
-from reconciler.operations.common import Meter, NoMeter, connect, locked_state, refresh_with_meter
+from reconciler.operations import probing
+from reconciler.operations.common import Meter, NoMeter, connect, locked_state
 from reconciler.operations.plan import context, refresh_request
 from reconciler.plan import planfile
 from reconciler.plan.model import Action, Plan
@@ -118,8 +119,10 @@ async def run_apply(
                 result = saved.plan
             else:
                 ctx = context(ws, connection, override_mapping_holds=options.override_mapping_holds)
+                reads = await probing.support(graph, connection, state)
+                state.probes.update(reads.fresh)  # saved with the applier's first write, if any
                 request = refresh_request(ws.desired, state, options.selection)
-                observed = await refresh_with_meter(graph, request, meter)
+                observed = await probing.observe(graph, request, meter, reads)
                 result = plan(ws.desired, observed, state, ctx, options.selection)
             if result.errored:
                 raise ApplyRefused("the plan has errors (see the diagnostics); nothing was applied")

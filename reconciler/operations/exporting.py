@@ -13,14 +13,17 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.atomic import atomic_write_text
 from reconciler.errors import ReconcilerError
 from reconciler.graph.config import GraphSettings
+from reconciler.graph.listing import list_all
 from reconciler.graph.refresh import RefreshRequest
 from reconciler.kinds import MIGRATION_KINDS, TaskKind
-from reconciler.observed import Observed
+from reconciler.observed import Observed, ObservedTask
+from reconciler.operations import probing
 from reconciler.operations.common import Meter, NoMeter, connect, refresh_with_meter
 from reconciler.spec.diagnostics import excerpt
 from reconciler.state.model import State
@@ -28,6 +31,7 @@ from reconciler.workspace.canonical_yaml import format_spec, natural_parts
 from reconciler.workspace.loader import Workspace
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 IDENTITY_MAP = "exported-identity-map.csv"
 SPEC = "exported.yaml"
 
@@ -175,17 +179,71 @@ def render(observed: Observed, source_tenant_id: str) -> tuple[str, str]:
     return rows.getvalue(), format_spec("\n".join(lines) + "\n")
 
 
+class CollectionReadsUnsupported(ReconcilerError):
+    """``export --all`` where a tenant does not answer collection reads (exit code 3)."""
+
+
+def _newest(tasks: list[ObservedTask]) -> dict[tuple[str, str], ObservedTask]:
+    """One task per source, as a lookup by key would answer: one queued or running, else the latest."""
+    chosen: dict[tuple[str, str], ObservedTask] = {}
+    for task in tasks:
+        key = (task.kind, task.key)
+        held = chosen.get(key)
+        rank = (not task.terminal, task.last_updated or _EPOCH)
+        if held is None or rank > (not held.terminal, held.last_updated or _EPOCH):
+            chosen[key] = task
+    return chosen
+
+
+async def _observe_all(ws: Workspace, state: State, reprobe: bool) -> tuple[Observed, str]:
+    connection, client = connect(ws, GraphSettings())
+    async with client as graph:
+        reads = await probing.support(graph, connection, state, reprobe=reprobe)
+        silent = [
+            f"the {role} tenant ({tenant.tenant_id}) does not answer collection reads"
+            for role, tenant, answers in (
+                ("source", connection.source, reads.source),
+                ("target", connection.target, reads.target),
+            )
+            if not answers
+        ]
+        if silent:
+            raise CollectionReadsUnsupported(
+                "; ".join(silent) + ", so --all cannot list what it holds; export the keys you know with --keys "
+                "FILE (or without --all, the workspace's own), or ask again with --reprobe"
+            )
+        listing = await list_all(graph, mappings=True, tasks=True)
+    observed = Observed(
+        user_mappings=listing.user_mappings, group_mappings=listing.group_mappings, tasks=_newest(listing.tasks)
+    )
+    return observed, connection.source.tenant_id
+
+
 async def run_export(
-    ws: Workspace, keys: ExportKeys, out_dir: Path, *, force: bool = False, meter: Meter | None = None
+    ws: Workspace,
+    keys: ExportKeys | None,
+    out_dir: Path,
+    *,
+    force: bool = False,
+    meter: Meter | None = None,
+    state: State | None = None,
+    reprobe: bool = False,
 ) -> ExportResult:
+    """Export ``keys``, or with ``keys=None`` every mapping and task the tenants list (``export --all``:
+    raises ``CollectionReadsUnsupported`` where a tenant does not answer collection reads)."""
     targets = [out_dir / IDENTITY_MAP, out_dir / SPEC]
     existing = [p for p in targets if p.exists()]
     if existing and not force:
         raise ExportFilesExist(f"{existing[0]} exists; pass --force to overwrite it")
-    connection, client = connect(ws, GraphSettings())
-    async with client as graph:
-        observed = await refresh_with_meter(graph, _request(keys), meter or NoMeter())
-    identity_map, spec = render(observed, connection.source.tenant_id)
+    if keys is None:
+        observed, source_tenant_id = await _observe_all(ws, state or State(), reprobe)
+        keys = ExportKeys()  # every object listed exists: nothing is absent
+    else:
+        connection, client = connect(ws, GraphSettings())
+        async with client as graph:
+            observed = await refresh_with_meter(graph, _request(keys), meter or NoMeter())
+        source_tenant_id = connection.source.tenant_id
+    identity_map, spec = render(observed, source_tenant_id)
     for path, text in zip(targets, (identity_map, spec), strict=True):
         atomic_write_text(path, text, mode=0o600)  # every UPN of the estate: readable by its owner only
     mappings = len(observed.user_mappings) + len(observed.group_mappings)

@@ -14,7 +14,8 @@ from reconciler.graph.config import GraphSettings
 from reconciler.graph.refresh import RefreshRequest
 from reconciler.kinds import TASK_KINDS
 from reconciler.observed import Observed
-from reconciler.operations.common import Meter, NoMeter, connect, refresh_with_meter
+from reconciler.operations import probing
+from reconciler.operations.common import Meter, NoMeter, connect
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import plan
 from reconciler.plan.projections import (
@@ -25,6 +26,7 @@ from reconciler.plan.projections import (
 )
 from reconciler.plan.selection import Selection
 from reconciler.spec.desired import GROUP_MAPPING, USER_MAPPING, USER_MIGRATION, Desired, address, wave_key
+from reconciler.state.backend import StateBackend
 from reconciler.state.model import State
 from reconciler.workspace.config import DEFAULT_MAX_IN_FLIGHT
 from reconciler.workspace.connection import Connection
@@ -38,6 +40,7 @@ class PlanOptions:
     parallelism: int = 10
     override_mapping_holds: bool = False
     only: frozenset[str] = frozenset()  # plan --only: the actions kept (empty: all)
+    reprobe: bool = False  # ask the tenants again whether they answer collection reads
 
 
 def refresh_request(desired: Desired, state: State, selection: Selection) -> RefreshRequest:
@@ -143,14 +146,27 @@ def plan_from_state(workspace: Workspace, state: State, options: PlanOptions) ->
 
 
 async def run_plan(
-    workspace: Workspace, state: State, options: PlanOptions, meter: Meter | None = None
+    workspace: Workspace,
+    state: State,
+    options: PlanOptions,
+    meter: Meter | None = None,
+    backend: StateBackend | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[Plan, PlanContext]:
-    """Refresh (unless told not to) and plan. Raises ``CredentialError`` or ``GraphError`` on failure."""
+    """Refresh (unless told not to) and plan. Raises ``CredentialError`` or ``GraphError`` on failure.
+
+    With a ``backend``, fresh answers of the collection-read probe are remembered in the state
+    (``probing.remember``); why they could not be is appended to ``notes``."""
     if not options.refresh:
         return plan_from_state(workspace, state, options)
     connection, client = connect(workspace, GraphSettings(max_concurrency=options.parallelism))
     ctx = context(workspace, connection, override_mapping_holds=options.override_mapping_holds, only=options.only)
     async with client as graph:
+        reads = await probing.support(graph, connection, state, reprobe=options.reprobe)
+        if backend is not None:
+            state, why = probing.remember(backend, state, reads.fresh)
+            if why is not None and notes is not None:
+                notes.append(f"the answer to the collection-read probe was not kept in the state ({why})")
         request = refresh_request(workspace.desired, state, options.selection)
-        observed = await refresh_with_meter(graph, request, meter or NoMeter())
+        observed = await probing.observe(graph, request, meter or NoMeter(), reads)
     return plan(workspace.desired, observed, state, ctx, options.selection), ctx

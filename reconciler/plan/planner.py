@@ -31,6 +31,7 @@ from typing import Any
 from reconciler.gcpause import gc_paused
 from reconciler.kinds import BY_NAME, KIND_ORDER, TASK_KINDS
 from reconciler.observed import Observed, ObservedGroupMapping, ObservedTask, ObservedUserMapping
+from reconciler.plan import unmanaged
 from reconciler.plan.explain import explain
 from reconciler.plan.model import (
     ONLY_PREFIX,
@@ -147,6 +148,8 @@ def _plan(
         for key in keys(kind, wanted_mappings):
             managed = managed_by_kind[kind].get(key)
             _mapping(b, kind, key, wanted_mappings.get(key), seen_mappings.get(key), managed, observed, flight)
+    if observed.listing is not None:  # the tenants answer collection reads: unmanaged objects are known
+        b.diagnostics.extend(unmanaged.conflicts(desired, observed.listing, state, select))
     return _finish(b, desired, observed, state, flight)
 
 

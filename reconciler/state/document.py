@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler.strict import first_fault
 
-_KEYED = frozenset({"resources"})
+_KEYED = frozenset({"resources", "probes"})
 
 
 class Damaged(Exception):
@@ -49,6 +49,13 @@ class JournalEntry(_Strict):
     after: dict[str, Any] | None = None
 
 
+class ProbeDocument(_Strict):
+    """A tenant's remembered answer to the collection-read probe."""
+
+    collection_reads: bool
+    probed_at: str
+
+
 class StateDocument(_Strict):
     """Everything but ``format_version``, which is checked first (a newer tool's state is not damaged)."""
 
@@ -57,6 +64,7 @@ class StateDocument(_Strict):
     serial: int = Field(ge=0)
     resources: dict[str, ResourceDocument] | None = None
     journal: list[JournalEntry] | None = None
+    probes: dict[str, ProbeDocument] | None = None  # later than the first states: optional
 
 
 def validate_state(data: dict[str, Any]) -> StateDocument:

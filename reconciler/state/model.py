@@ -71,6 +71,17 @@ class ResourceState:
         )
 
 
+@dataclass(frozen=True)
+class Probe:
+    """A tenant's answer to the collection-read probe (``GET …?$top=1``), and when it was asked."""
+
+    collection_reads: bool
+    probed_at: str  # ISO 8601, UTC
+
+    def to_json(self) -> dict[str, Any]:
+        return {"collection_reads": self.collection_reads, "probed_at": self.probed_at}
+
+
 @dataclass
 class State:
     lineage: str = ""  # assigned on the first write, so "no state yet" is the same state for plan and apply
@@ -78,10 +89,11 @@ class State:
     resources: dict[str, ResourceState] = field(default_factory=dict)  # by address
     journal: list[dict[str, Any]] = field(default_factory=list)  # intents of writes in flight (apply)
     written_by: str | None = None  # the reconciler version that last wrote it, as read (None: 0.1 or never written)
+    probes: dict[str, Probe] = field(default_factory=dict)  # by lower-cased tenant id; absent in older states
 
     def to_json(self) -> dict[str, Any]:
         """The document as this version writes it (so it names this version)."""
-        return {
+        out: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "reconciler_version": __version__,
             "lineage": self.lineage,
@@ -89,6 +101,9 @@ class State:
             "resources": {address: r.to_json() for address, r in sorted(self.resources.items())},
             "journal": self.journal,
         }
+        if self.probes:  # written only once known, so a state without probes reads as before
+            out["probes"] = {tenant: p.to_json() for tenant, p in sorted(self.probes.items())}
+        return out
 
     @classmethod
     def from_json(cls, data: Any, source: str = "state") -> State:
@@ -115,7 +130,8 @@ class State:
         lineage, serial = doc.lineage, doc.serial
         resources = {address: ResourceState.of(r) for address, r in (doc.resources or {}).items()}
         journal: list[dict[str, Any]] = list(data.get("journal") or [])  # as written: a rerun reads all of it
-        return cls(lineage, serial, resources, journal, doc.reconciler_version)
+        probes = {t.lower(): Probe(p.collection_reads, p.probed_at) for t, p in (doc.probes or {}).items()}
+        return cls(lineage, serial, resources, journal, doc.reconciler_version, probes)
 
     @classmethod
     def parse(cls, data: bytes, source: str) -> State:

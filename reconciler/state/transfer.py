@@ -76,7 +76,13 @@ def push(backend: StateBackend, incoming: State, source: str, force: bool, lock_
         replaced = bool(current.lineage)
         if replaced and current.to_json() == incoming.to_json():
             return PushResult(incoming.lineage, incoming.serial, len(incoming.resources), False, unchanged=True)
-        pushed = State(incoming.lineage, incoming.serial, dict(incoming.resources), list(incoming.journal))
+        pushed = State(
+            incoming.lineage,
+            incoming.serial,
+            dict(incoming.resources),
+            list(incoming.journal),
+            probes=dict(incoming.probes),
+        )
         if replaced:
             pushed.serial = max(incoming.serial, current.serial + 1)
         backend.write(pushed)

@@ -429,6 +429,7 @@ def test_user_mapping_get_documented_example(emu: Emulator) -> None:
     got = get(emu, f"{USER_MAPPINGS}(sourceUserPrincipalName='user1@contoso.com')", "target")
     assert got == {
         "@odata.context": context(emu, "crossOrganizationUserMappings", "/$entity"),
+        "@odata.type": "#microsoft.graph.sharePointUserIdentityMapping",  # as the docs' example (switch on)
         "id": DOC_USER_MAPPING_ID,
         **doc_user_mapping(target),
     }
@@ -453,6 +454,7 @@ def test_group_mapping_get_documented_example(emu: Emulator) -> None:
     # Context under /beta, not the docs' "stagingbeta".
     assert got == {
         "@odata.context": context(emu, "crossOrganizationGroupMappings", "/$entity"),
+        "@odata.type": "#microsoft.graph.sharePointGroupIdentityMapping",
         "id": DOC_GROUP_MAPPING_ID,
         **doc_group_mapping(),
     }
