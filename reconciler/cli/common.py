@@ -60,7 +60,7 @@ COMPACT_OPTION = click.option(
 REPROBE_OPTION = click.option(
     "--reprobe",
     is_flag=True,
-    help="Ask both tenants again whether they answer collection reads (remembered in the state otherwise).",
+    help="Ask both tenants again whether they answer collection reads (the state's answers otherwise).",
 )
 PARALLELISM_OPTION = click.option(
     "--parallelism", default=10, show_default=True, type=click.IntRange(1, 64), help="Requests in flight at once."

@@ -23,7 +23,6 @@ from reconciler.cli.common import (
     REPROBE_OPTION,
     WORKSPACE_ARGUMENT,
     WORKSPACE_OPTION,
-    backend_of,
     echo_json,
     format_option,
     load_ok,
@@ -44,6 +43,7 @@ if TYPE_CHECKING:
     from reconciler.plan.model import Plan
     from reconciler.plan.projections import PlanContext
     from reconciler.plan.render_markdown import Heading
+    from reconciler.state.model import Probe
 
 
 @click.command()
@@ -108,21 +108,18 @@ def plan(
         only=frozenset(only),
         reprobe=reprobe,
     )
+    fresh_probes: dict[str, Probe] = {}  # what this plan had to ask; a saved plan carries it to apply
     if refresh:
         # The coroutine keeps its result; handing asyncio.run a 120,000-change plan cost a second at exit
         # (CPython builds a repr of the finished coroutine), so the result leaves through a holder instead.
         held: list[tuple[Plan, PlanContext]] = []
 
-        notes: list[str] = []
-
         async def planned() -> None:
             meter = Meter(enabled=output == "text")
-            held.append(await run_plan(ws, state, options, meter, backend_of(ws), notes))
+            held.append(await run_plan(ws, state, options, meter, fresh_probes))
 
         asyncio.run(planned())
         result, ctx = held[0]
-        for note in notes:
-            click.echo(f"Note: {note}; the next plan asks again.", err=True)
     else:
         result, ctx = plan_from_state(ws, state, options)
     artifact = str(out) if out else None
@@ -136,7 +133,14 @@ def plan(
     with gc_paused():  # loading and planning pause it too: rendering 120,000 changes need not walk them again
         if out is not None:
             planfile.save(
-                out, result, ctx.source_tenant_id, ctx.target_tenant_id, ws.root, created=created, commit=commit
+                out,
+                result,
+                ctx.source_tenant_id,
+                ctx.target_tenant_id,
+                ws.root,
+                created=created,
+                commit=commit,
+                probes=fresh_probes,
             )
         coloured = use_color(no_color)
         rendered = render_plan(result, output, color=coloured, compact=compact, artifact=artifact, heading=heading)

@@ -117,16 +117,19 @@ async def run_apply(
                         + "). Plan again."
                     )
                 result = saved.plan
+                learned = probing.newer(state.probes, saved.probes)  # what the plan asked; plan writes no state
             else:
                 ctx = context(ws, connection, override_mapping_holds=options.override_mapping_holds)
                 reads = await probing.support(graph, connection, state)
-                state.probes.update(reads.fresh)  # saved with the applier's first write, if any
+                learned = reads.fresh
                 request = refresh_request(ws.desired, state, options.selection)
                 observed = await probing.observe(graph, request, meter, reads)
                 result = plan(ws.desired, observed, state, ctx, options.selection)
             if result.errored:
                 raise ApplyRefused("the plan has errors (see the diagnostics); nothing was applied")
+            state.probes.update(learned)  # saved with the applier's first write
             if not result.has_changes:
+                held.changed = bool(learned) and bool(state.lineage)  # nothing else to write: keep the answers
                 return ApplyOutcome(result, None, notes)
             destroy_check(result, len(state.resources), options.allow_destroy)
             if saved is None and not options.auto_approve and not confirm(result):

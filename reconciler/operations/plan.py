@@ -26,8 +26,7 @@ from reconciler.plan.projections import (
 )
 from reconciler.plan.selection import Selection
 from reconciler.spec.desired import GROUP_MAPPING, USER_MAPPING, USER_MIGRATION, Desired, address, wave_key
-from reconciler.state.backend import StateBackend
-from reconciler.state.model import State
+from reconciler.state.model import Probe, State
 from reconciler.workspace.config import DEFAULT_MAX_IN_FLIGHT
 from reconciler.workspace.connection import Connection
 from reconciler.workspace.loader import Workspace
@@ -150,23 +149,20 @@ async def run_plan(
     state: State,
     options: PlanOptions,
     meter: Meter | None = None,
-    backend: StateBackend | None = None,
-    notes: list[str] | None = None,
+    fresh_probes: dict[str, Probe] | None = None,
 ) -> tuple[Plan, PlanContext]:
     """Refresh (unless told not to) and plan. Raises ``CredentialError`` or ``GraphError`` on failure.
 
-    With a ``backend``, fresh answers of the collection-read probe are remembered in the state
-    (``probing.remember``); why they could not be is appended to ``notes``."""
+    Planning writes no state: answers of the collection-read probe this run had to ask for are added to
+    ``fresh_probes``, which a saved plan carries so that its apply records them."""
     if not options.refresh:
         return plan_from_state(workspace, state, options)
     connection, client = connect(workspace, GraphSettings(max_concurrency=options.parallelism))
     ctx = context(workspace, connection, override_mapping_holds=options.override_mapping_holds, only=options.only)
     async with client as graph:
         reads = await probing.support(graph, connection, state, reprobe=options.reprobe)
-        if backend is not None:
-            state, why = probing.remember(backend, state, reads.fresh)
-            if why is not None and notes is not None:
-                notes.append(f"the answer to the collection-read probe was not kept in the state ({why})")
+        if fresh_probes is not None:
+            fresh_probes.update(reads.fresh)
         request = refresh_request(workspace.desired, state, options.selection)
         observed = await probing.observe(graph, request, meter or NoMeter(), reads)
     return plan(workspace.desired, observed, state, ctx, options.selection), ctx

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.jsonindent import dumps_indented
 from reconciler.plan.model import FORMAT_VERSION, Action, Plan
 from reconciler.spec.diagnostics import excerpt
+from reconciler.state.model import Probe
 from reconciler.strict import first_fault
 
 KIND = "reconciler-plan"
@@ -45,6 +46,8 @@ class PlanFile:
     workspace: str | None = None
     reconciler_version: str | None = None  # None: made before versions were recorded (0.1)
     commit: str | None = None  # the commit the plan was made from, when known (the Markdown heading names it)
+    # Collection-read probe answers this plan asked for, by tenant id: plan writes no state, so apply records them.
+    probes: dict[str, Probe] = field(default_factory=dict)
 
 
 def now() -> str:
@@ -63,6 +66,7 @@ def save(
     *,
     created: str | None = None,
     commit: str | None = None,
+    probes: dict[str, Probe] | None = None,
 ) -> None:
     doc: dict[str, Any] = plan.to_json()
     doc["planfile"] = {
@@ -76,6 +80,8 @@ def save(
         doc["planfile"]["workspace"] = str(workspace.resolve())
     if commit:
         doc["planfile"]["commit"] = commit
+    if probes:
+        doc["planfile"]["probes"] = {tenant: probe.to_json() for tenant, probe in sorted(probes.items())}
     atomic_write_text(path, dumps_indented(doc, indent=1) + "\n", mode=0o600)
 
 
@@ -117,7 +123,28 @@ def load(path: Path) -> PlanFile:
         meta.get("workspace"),
         reconciler_version=meta.get("reconciler_version"),
         commit=meta.get("commit"),
+        probes=_probes(meta.get("probes"), path),
     )
+
+
+def _probes(raw: Any, path: Path) -> dict[str, Probe]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise PlanFileError(f"{path}: the plan file is damaged: planfile.probes is not an object")
+    probes: dict[str, Probe] = {}
+    for tenant, answer in raw.items():
+        if (
+            not isinstance(answer, dict)
+            or type(answer.get("collection_reads")) is not bool
+            or not isinstance(answer.get("probed_at"), str)
+        ):
+            raise PlanFileError(
+                f"{path}: the plan file is damaged: planfile.probes[{excerpt(str(tenant))!r}] needs "
+                "collection_reads (true or false) and probed_at (a time)"
+            )
+        probes[str(tenant).lower()] = Probe(answer["collection_reads"], answer["probed_at"])
+    return probes
 
 
 def version_problem(saved: PlanFile, path: Path, version: str = __version__) -> str | None:

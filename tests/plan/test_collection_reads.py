@@ -165,7 +165,12 @@ def test_remembered_support_lists_once_per_plan_without_probing(emu: Emulator, w
     assert _list_reads(emu) == {"tasks.list": {"200": 1}, "userMappings.list": {"200": 1}}
     assert _state(ws)["serial"] == serial, "a plan with nothing new to remember writes nothing"
     emu.control("PATCH", "/behaviour", {"list_endpoints": False})
-    reprobed = run_cli("plan", str(ws), "--reprobe")
+    saved = ws / "reprobed.json"
+    reprobed = run_cli("plan", str(ws), "--reprobe", "-out", str(saved))
     assert reprobed.returncode == 0, reprobed.stderr
-    assert {p["collection_reads"] for p in _state(ws)["probes"].values()} == {False}
+    assert _state(ws)["serial"] == serial, "planning writes no state: the plan file carries the new answers"
+    assert {p["collection_reads"] for p in _state(ws)["probes"].values()} == {True}
+    applied = run_cli("apply", str(saved))
+    assert applied.returncode == 0, applied.stderr
+    assert {p["collection_reads"] for p in _state(ws)["probes"].values()} == {False}, "apply records them"
     assert _state(ws)["serial"] == serial + 1

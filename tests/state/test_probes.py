@@ -1,5 +1,5 @@
 """The collection-read probe's answers in the state: optional for older states, checked like every
-field, and written by ``probing.remember`` only into an existing state nobody changed meanwhile."""
+field; a plan file carries the answers its plan asked for, and apply records only newer ones."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.operations.common import locked_state
-from reconciler.operations.probing import remember
-from reconciler.state.local import LocalBackend
-from reconciler.state.model import Probe, ResourceState, State, StateError
+from reconciler import __version__
+from reconciler.operations.probing import newer
+from reconciler.plan import planfile
+from reconciler.plan.model import Plan
+from reconciler.state.model import Probe, State, StateError
 
 TENANT = "79d49731-4eec-55d9-bcd4-6d55505b7f2c"
 OLD = {"format_version": 1, "lineage": "5d0b", "serial": 3, "resources": {}, "journal": []}
@@ -20,7 +21,7 @@ OLD = {"format_version": 1, "lineage": "5d0b", "serial": 3, "resources": {}, "jo
 def test_a_state_from_before_probes_reads_and_writes_as_it_was() -> None:
     state = State.parse(json.dumps(OLD).encode(), "s.json")
     assert state.probes == {}
-    assert state.to_json() == OLD
+    assert state.to_json() == {**OLD, "format_version": 2, "reconciler_version": __version__}, "no probes key"
 
 
 def test_probes_round_trip_by_lower_cased_tenant_id() -> None:
@@ -43,42 +44,20 @@ def test_a_damaged_probe_is_named() -> None:
 FRESH = {TENANT: Probe(False, "2026-12-01T12:00:00Z")}
 
 
-def _existing(path: Path) -> State:
-    with locked_state(LocalBackend(path), "import") as held:
-        held.state.resources["a"] = ResourceState("user_mapping", "a@contoso.com")
-        held.changed = True
-    return LocalBackend(path).read()
+def test_apply_records_only_what_the_state_lacks_or_holds_older() -> None:
+    older = {TENANT: Probe(True, "2026-11-01T00:00:00Z")}
+    assert newer({}, FRESH) == FRESH
+    assert newer(older, FRESH) == FRESH, "a later answer replaces an earlier one"
+    assert newer(FRESH, older) == {}, "an older answer a plan carries does not undo a newer one"
+    assert newer(FRESH, FRESH) == {}
 
 
-def test_remember_writes_into_the_state_it_read_and_plans_with_the_new_serial(tmp_path: Path) -> None:
-    path = tmp_path / "state.json"
-    read = _existing(path)
-    state, why = remember(LocalBackend(path), read, FRESH)
-    assert why is None
-    assert state.serial == read.serial + 1
-    assert LocalBackend(path).read().probes == FRESH
-
-
-def test_remember_keeps_nothing_without_a_state_or_after_another_run_wrote(tmp_path: Path) -> None:
-    path = tmp_path / "state.json"
-    assert remember(LocalBackend(path), State(), FRESH) == (State(), None)
-    assert not path.exists(), "plan never creates a state"
-    read = _existing(path)
-    _existing(path)  # another run writes meanwhile
-    state, why = remember(LocalBackend(path), read, FRESH)
-    assert (state, why) == (read, "the state changed while this plan ran")
-    assert LocalBackend(path).read().probes == {}
-
-
-def test_remember_under_a_held_lock_says_so_and_goes_on(tmp_path: Path) -> None:
-    path = tmp_path / "state.json"
-    read = _existing(path)
-    holder = LocalBackend(path)
-    held = holder.lock("apply")
-    try:
-        state, why = remember(LocalBackend(path), read, FRESH)
-    finally:
-        holder.release(held)
-    assert state is read
-    assert why is not None
-    assert "lock" in why
+def test_a_plan_file_carries_its_fresh_answers_and_a_damaged_one_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    planfile.save(path, Plan(changes=[]), TENANT, TENANT, probes=FRESH)
+    assert planfile.load(path).probes == FRESH
+    doc = json.loads(path.read_text())
+    doc["planfile"]["probes"][TENANT]["collection_reads"] = "no"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(planfile.PlanFileError, match=r"planfile.probes\[.*\] needs collection_reads"):
+        planfile.load(path)
