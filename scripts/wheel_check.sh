@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The path a user of the published package takes, as CI checks it: build the wheel, install it with the
 # [emulator] extra into a fresh virtual environment outside the clone, and run the installed command from
-# a folder outside the clone (so nothing of the tree can be imported): --version, demo, and doctor when
-# the version has it (against the demo's workspace, with the emulator started again where the demo left it).
+# a folder outside the clone (so nothing of the tree can be imported): --version, demo, and doctor
+# (against the demo's workspace, with the emulator started again where the demo left it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tree=$PWD
@@ -42,21 +42,17 @@ echo "== reconciler --version"
 echo "== reconciler demo"
 "$bin/reconciler" demo --dir "$work/demo"
 
-if "$bin/reconciler" doctor --help >/dev/null 2>&1; then
-  echo "== reconciler doctor (against the demo's workspace)"
-  connection=$work/demo/quickstart/.reconciler/emulator.json
-  rm -f "$connection"
-  "$bin/reconciler" emulator serve --state "$work/demo/emulator/emulator-state.json" --connection-file "$connection" \
-    2>"$work/emulator.log" &
-  emulator_pid=$!
-  for _ in $(seq 1 150); do
-    [ -s "$connection" ] && break
-    kill -0 "$emulator_pid" 2>/dev/null || { cat "$work/emulator.log" >&2; echo "the emulator exited" >&2; exit 1; }
-    sleep 0.2
-  done
-  [ -s "$connection" ] || { echo "the emulator did not start within 30 s" >&2; exit 1; }
-  "$bin/reconciler" doctor "$work/demo/quickstart"
-else
-  echo "== reconciler doctor: not in this version (skipped)"
-fi
+echo "== reconciler doctor (against the demo's workspace)"
+connection=$work/demo/quickstart/.reconciler/emulator.json
+rm -f "$connection"
+"$bin/reconciler" emulator serve --state "$work/demo/emulator/emulator-state.json" --connection-file "$connection" \
+  2>"$work/emulator.log" &
+emulator_pid=$!
+for _ in $(seq 1 150); do
+  [ -s "$connection" ] && break
+  kill -0 "$emulator_pid" 2>/dev/null || { cat "$work/emulator.log" >&2; echo "the emulator exited" >&2; exit 1; }
+  sleep 0.2
+done
+[ -s "$connection" ] || { echo "the emulator did not start within 30 s" >&2; exit 1; }
+"$bin/reconciler" doctor "$work/demo/quickstart"
 echo "The wheel installs and runs."
