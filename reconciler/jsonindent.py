@@ -6,11 +6,14 @@ of a plan: each change's ``before``/``after``/``actions``) is written by the C e
 separator is given the newline and indentation of its depth; only the containers above those are
 walked in Python. Anything unusual (a non-string key above the flat level, a value json would hand to
 ``default``) falls back to ``json.dumps`` itself, so the output is always what ``json.dumps`` writes.
+``iter_indented`` yields the same text in pieces (the members of the top object, and of its lists, one by
+one), so a saved plan or ``--format json`` goes out without one 80 MB string and the list of its parts.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
@@ -28,6 +31,33 @@ def dumps_indented(obj: Any, *, indent: int, ensure_ascii: bool = True) -> str:
         return json.dumps(obj, indent=indent, ensure_ascii=ensure_ascii)
 
 
+def iter_indented(obj: Any, *, indent: int, ensure_ascii: bool = True) -> Iterator[str]:
+    """``dumps_indented(obj, ...)`` in pieces whose concatenation is exactly that text."""
+    writer = _Writer(indent, ensure_ascii)
+    if type(obj) is not dict or not obj or not all(type(k) is str for k in obj):
+        yield writer.member(obj, 0)
+        return
+    if all(type(m) in _SCALARS for m in obj.values()):
+        yield writer.member(obj, 0)
+        return
+    inner = " " * indent
+    first = True
+    for k, v in obj.items():
+        yield f"{{\n{inner}" if first else f",\n{inner}"
+        first = False
+        yield f"{writer.key(k)}: "
+        if (type(v) is list or type(v) is tuple) and v and not all(type(m) in _SCALARS for m in v):
+            # A long list (a plan's resource_changes): one piece per member.
+            pad = " " * (indent * 2)
+            for index, member in enumerate(v):
+                yield f"[\n{pad}" if index == 0 else f",\n{pad}"
+                yield writer.member(member, 2)
+            yield f"\n{inner}]"
+        else:
+            yield writer.member(v, 1)
+    yield "\n}"
+
+
 class _Writer:
     def __init__(self, indent: int, ensure_ascii: bool) -> None:
         self.indent = indent
@@ -42,6 +72,15 @@ class _Writer:
             pad = "\n" + " " * (self.indent * (depth + 1))
             encoder = self.flat[depth] = json.JSONEncoder(ensure_ascii=self.ensure_ascii, separators=("," + pad, ": "))
         return encoder
+
+    def member(self, obj: Any, depth: int) -> str:
+        """``obj`` written at ``depth``; an unusual value is written by json.dumps and indented to its depth
+        (json.dumps writes a newline only between tokens, never inside a string, so the shift is exact)."""
+        try:
+            return self.write(obj, depth)
+        except _Unusual:
+            text = json.dumps(obj, indent=self.indent, ensure_ascii=self.ensure_ascii)
+            return text.replace("\n", "\n" + " " * (self.indent * depth)) if depth else text
 
     def write(self, obj: Any, depth: int) -> str:
         kind = type(obj)

@@ -20,6 +20,7 @@ from reconciler.cli.common import (
     PARALLELISM_OPTION,
     PLAN_RENDERERS,
     WORKSPACE_ARGUMENT,
+    echo_plan,
     format_option,
     load_ok,
     read_state,
@@ -99,12 +100,7 @@ def plan(
     with gc_paused():  # loading and planning pause it too: rendering 120,000 changes need not walk them again
         if out is not None:
             planfile.save(out, result, ctx.source_tenant_id, ctx.target_tenant_id, ws.root)
-        rendered = render_plan(result, output, color=use_color(no_color), compact=compact, artifact=artifact)
-    if rendered.endswith("\n") and not rendered.endswith("\n\n"):
-        click.echo(rendered, nl=False)  # what the line below prints, without two copies of a 60 MB text
-    else:
-        click.echo(rendered.rstrip("\n"))
-    del rendered
+        echo_plan(result, output, color=use_color(no_color), compact=compact, artifact=artifact)
     if output == "text" and out is None and result.has_changes:
         click.echo(
             "\nNote: you didn't use -out to save this plan, so `reconciler apply` cannot guarantee to take "

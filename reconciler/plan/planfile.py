@@ -9,6 +9,7 @@ plan: a damaged or hand-edited file (``"refreshed": "false"``) is one error nami
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,9 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from reconciler.atomic import atomic_write_text
+from reconciler.atomic import atomic_write_chunks
 from reconciler.errors import ReconcilerError
-from reconciler.jsonindent import dumps_indented
+from reconciler.jsonindent import iter_indented
 from reconciler.plan.model import FORMAT_VERSION, Action, Plan
 from reconciler.spec.diagnostics import excerpt
 from reconciler.strict import first_fault
@@ -51,7 +52,7 @@ def save(path: Path, plan: Plan, source_tenant_id: str, target_tenant_id: str, w
     }
     if workspace is not None:
         doc["planfile"]["workspace"] = str(workspace.resolve())
-    atomic_write_text(path, dumps_indented(doc, indent=1) + "\n", mode=0o600)
+    atomic_write_chunks(path, itertools.chain(iter_indented(doc, indent=1), "\n"), mode=0o600)
 
 
 def load(path: Path) -> PlanFile:
