@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from reconciler.spec.diagnostics import Position, SourceRange
-from reconciler.spec.models import SpecModel
 from reconciler.spec.yamlsource import Loc
 
-S = TypeVar("S", bound=SpecModel)
+S = TypeVar("S")  # a spec model, or a CSV row's fields checked without one (csvfiles.UserMappingRow)
 
 
 class ItemLocator(Protocol):
