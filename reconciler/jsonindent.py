@@ -13,15 +13,43 @@ one), so a saved plan or ``--format json`` goes out without one 80 MB string and
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
+
+# CPython's C encoder (what JSONEncoder.encode itself uses when it does not indent); None elsewhere.
+_C_MAKE_ENCODER: Callable[..., Callable[[Any, int], list[str]]] | None = getattr(json.encoder, "c_make_encoder", None)
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 class _Unusual(Exception):
     """A value this module does not write itself; json.dumps writes the whole document instead."""
+
+
+def one_line_encoder(encoder: json.JSONEncoder) -> Callable[[Any], str]:
+    """``encoder.encode`` (which must not indent) without building a new C encoder on every call: the digest
+    and the text plan encode one small value per item, 120,000 times."""
+    indent: object = encoder.indent  # typeshed declares no None, which is the default
+    if _C_MAKE_ENCODER is None or indent is not None:  # pragma: no cover - CPython has the C encoder
+        return encoder.encode
+    markers: dict[int, Any] | None = {} if encoder.check_circular else None
+    c_encode = _C_MAKE_ENCODER(
+        markers,
+        encoder.default,
+        encode_basestring_ascii if encoder.ensure_ascii else encode_basestring,
+        None,
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        encoder.allow_nan,
+    )
+
+    def encode(obj: Any) -> str:
+        return "".join(c_encode(obj, 0))
+
+    return encode
 
 
 def dumps_indented(obj: Any, *, indent: int, ensure_ascii: bool = True) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from reconciler.jsonindent import one_line_encoder
 from reconciler.kinds import KINDS
 from reconciler.plan.model import (
     DESTRUCTIVE,
@@ -94,13 +95,14 @@ def symbol_color(symbol: str) -> str:
 
 _VALUE_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
 _encode_string = json.encoder.encode_basestring  # what the encoder above writes for a str (ensure_ascii=False)
+_encode_value = one_line_encoder(_VALUE_ENCODER)
 
 
 def format_value(value: Any) -> str:
     """JSON-style: strings quoted, ``null``, nested values inline (one line, keys sorted)."""
     if type(value) is str:  # most values; the same text json.dumps writes, without building an encoder
         return _encode_string(value)
-    return _VALUE_ENCODER.encode(value)
+    return _encode_value(value)
 
 
 def one_line(text: str) -> str:

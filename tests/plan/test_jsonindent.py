@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.jsonindent import dumps_indented, iter_indented
+from reconciler.jsonindent import dumps_indented, iter_indented, one_line_encoder
 
 _LEAVES: list[Any] = ["a", 'é\n"\\', "\u2028x", "", 1, -3, 10**30, 2.5, float("inf"), True, False, None]
 
@@ -109,3 +109,22 @@ def test_unusual_members_are_written_as_json_dumps_writes_them(doc: Any) -> None
 def test_pieces_raise_the_same_error_for_values_json_cannot_write() -> None:
     with pytest.raises(TypeError, match="not JSON serializable"):
         "".join(iter_indented({"a": [{"b": {1, 2}}]}, indent=1))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_one_line_encoder_writes_what_encode_writes(seed: int) -> None:
+    rng = random.Random(seed)
+    encoders = [
+        json.JSONEncoder(sort_keys=True, default=str),
+        json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str),
+        json.JSONEncoder(separators=(",", ":")),
+    ]
+    for _ in range(300):
+        doc = _random_value(rng, 0)
+        for encoder in encoders:
+            assert one_line_encoder(encoder)(doc) == encoder.encode(doc)
+    encode = one_line_encoder(json.JSONEncoder(default=str))
+    odd = {"when": enum.Enum, "values": {3, 4}}
+    assert encode(odd) == json.dumps(odd, default=str)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        one_line_encoder(json.JSONEncoder())({"a": {1}})

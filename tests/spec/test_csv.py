@@ -176,7 +176,7 @@ def _identity_map(seed: int, rows: int) -> str:
 def _read(text: str) -> tuple[list[tuple[object, ...]], list[str], list[str | None]]:
     diags = Diagnostics()
     items = read_identity_map(text, "map.csv", diags, protect=False)
-    fields = [
+    fields: list[tuple[object, ...]] = [
         (
             s.spec.source_upn,
             s.spec.target_upn,
