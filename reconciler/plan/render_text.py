@@ -1,7 +1,8 @@
 """Terminal rendering of a Plan in Terraform's shape: drift, legend, one block per address, summary.
 
-Pure: a Plan in, a string out. The block and grouping helpers here are shared with ``render_markdown``
-so both renderers describe the same changes in the same words.
+Pure: a Plan in, a string out (``iter_text``: the same string in pieces, for plans too large to hold twice).
+The block and grouping helpers here are shared with ``render_markdown`` so both renderers describe the same
+changes in the same words.
 """
 
 from __future__ import annotations
