@@ -53,6 +53,7 @@ _USER_FIELDS = ("source_organization_id", "source_upn", "target_upn", "target_em
 _GROUP_FIELDS = ("source_organization_id", "source_group_id", "target_group_id", "target_mail_nickname", "group_type")
 _USER_COLUMN_OF = {name: index + 1 for index, name in enumerate(_USER_FIELDS)}
 _GROUP_COLUMN_OF = {name: index + 1 for index, name in enumerate(_GROUP_FIELDS)}
+_COLUMN_OF = {"user": _USER_COLUMN_OF, "group": _GROUP_COLUMN_OF}
 _USER_NAMES = dict(zip(_USER_FIELDS, USER_COLUMNS[1:], strict=True))
 _GROUP_NAMES = dict(zip(_GROUP_FIELDS, GROUP_COLUMNS[1:], strict=True))
 
@@ -141,8 +142,9 @@ def _rows(text: str, filename: str, diags: Diagnostics) -> Iterator[tuple[int, s
 def read_identity_map(text: str, filename: str, diags: Diagnostics, *, protect: bool | None = None) -> CsvItems:
     items = CsvItems()
     for number, (line, raw, cells) in enumerate(_rows(text, filename, diags)):
-        where = CsvRowLocator(filename, line, raw, {})
         kind = cells[0].strip().lower()
+        # One locator per row, kept by the item it becomes; its columns matter only to field().
+        where = CsvRowLocator(filename, line, raw, _COLUMN_OF.get(kind, {}))
         if number == 0 and len(cells) > 1 and cells[1].strip().lower() == "sourcetenantcompanyid":
             diags.warning(
                 "header row ignored",
@@ -165,25 +167,23 @@ def read_identity_map(text: str, filename: str, diags: Diagnostics, *, protect: 
             continue
         values = [cell.strip() for cell in cells]
         if kind == "user":
-            row = CsvRowLocator(filename, line, raw, _USER_COLUMN_OF)
             fast = _user_row(values)
             if fast is not None:
-                items.user_mappings.append(Sourced(fast, row, file_protect=protect))
+                items.user_mappings.append(Sourced(fast, where, file_protect=protect))
                 continue
             data = _present(_USER_FIELDS, values[1:])
             if "user_type" in data:
                 data["user_type"] = _USER_TYPES.get(data["user_type"].lower(), data["user_type"])
-            user = _validate(UserMappingSpec, data, row, diags, _USER_NAMES)
+            user = _validate(UserMappingSpec, data, where, diags, _USER_NAMES)
             if user is not None:
-                items.user_mappings.append(Sourced(user, row, file_protect=protect))
+                items.user_mappings.append(Sourced(user, where, file_protect=protect))
         else:
             data = _present(_GROUP_FIELDS, values[1:])
             if "group_type" in data:
                 data["group_type"] = _GROUP_TYPES.get(data["group_type"].lower(), data["group_type"])
-            row = CsvRowLocator(filename, line, raw, _GROUP_COLUMN_OF)
-            group = _validate(GroupMappingSpec, data, row, diags, _GROUP_NAMES)
+            group = _validate(GroupMappingSpec, data, where, diags, _GROUP_NAMES)
             if group is not None:
-                items.group_mappings.append(Sourced(group, row, file_protect=protect))
+                items.group_mappings.append(Sourced(group, where, file_protect=protect))
     return items
 
 

@@ -37,7 +37,7 @@ class YamlItemLocator:
         return (child or self.loc).range(self.filename)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: its __init__ would set each field through object.__setattr__, 100,000 rows
 class CsvRowLocator:
     filename: str
     line: int
