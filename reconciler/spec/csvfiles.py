@@ -101,30 +101,13 @@ class CsvItems:
     migrations: list[Sourced[SpecModel]] = field(default_factory=list)
 
 
-class _Rows:
-    """Physical lines fed to ``csv.reader``, remembering the first line of the current row."""
-
-    def __init__(self, text: str) -> None:
-        self._lines = iter(io.StringIO(text, newline=""))
-        self.first: str | None = None
-
-    def __iter__(self) -> Iterator[str]:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self._lines)
-        if self.first is None:
-            self.first = line
-        return line
-
-
 def _rows(text: str, filename: str, diags: Diagnostics) -> Iterator[tuple[int, str, list[str]]]:
     """(line, first physical line, cells) of every non-blank row; malformed rows become diagnostics."""
-    lines = _Rows(text)
+    # The physical lines as csv would read them from the file; a row starts at the line after those read so far.
+    lines = io.StringIO(text, newline="").readlines()
     reader = csv.reader(lines, strict=True)
     while True:
         start = reader.line_num + 1
-        lines.first = None
         try:
             cells = next(reader)
         except StopIteration:
@@ -136,7 +119,7 @@ def _rows(text: str, filename: str, diags: Diagnostics) -> Iterator[tuple[int, s
             continue
         if not any(cell.strip() for cell in cells):
             continue
-        yield start, lines.first or "", cells
+        yield start, lines[start - 1], cells
 
 
 def read_identity_map(text: str, filename: str, diags: Diagnostics, *, protect: bool | None = None) -> CsvItems:

@@ -210,3 +210,22 @@ def test_valid_user_rows_skip_the_model() -> None:
     row = csvfiles._user_row(["User", TENANT, "alice@contoso.com", "alice@fabrikam.com", "", "Guest"])
     assert row == ("alice@contoso.com", "alice@fabrikam.com", None, UserType.GUEST_USER, TENANT, None)
     assert csvfiles._user_row(["User", "", "alice@contoso.com", "alice@fabrikam.com", "", "superUser"]) is None
+
+
+def test_rows_after_a_quoted_newline_keep_their_own_line_and_columns() -> None:
+    text = (
+        f'User,{TENANT},"alice@contoso.com",alice@fabrikam.com,"alice\n@fabrikam.com",Internal\r\n'
+        f"User,{TENANT},bob@contoso.com,bob@fabrikam,bob@fabrikam.com,\r\n"
+        f"User,{TENANT},carol@contoso.com,carol@fabrikam.com,,Guest\n"
+    )
+    diags = Diagnostics()
+    items = read_identity_map(text, "map.csv", diags)
+    assert [d.render() for d in diags.sorted()] == [
+        'map.csv:1:82: error: TargetUserEmail: "alice\\n@fabrikam.com" is not a valid user principal name; '
+        "expected name@domain, e.g. alice@contoso.com",
+        'map.csv:3:59: error: TargetUserUpn: "bob@fabrikam" is not a valid user principal name; '
+        "expected name@domain, e.g. alice@contoso.com",
+    ]
+    (carol,) = items.user_mappings
+    assert str(carol.where.item) == "map.csv:4:1"
+    assert carol.where.item.end.column == len(text.splitlines()[3]) + 1
