@@ -290,7 +290,7 @@ class Desired:
         encode = _DIGEST_ENCODE
         # Each address once (the sort key and the line share it); sorted() is stable, as it was by key.
         for addr, item in sorted([(item.address, item) for item in self.items()], key=_first):
-            h.update(f"{encode([addr, values(item)])}\n".encode())
+            h.update(f"{encode([addr, _digest_values(item)])}\n".encode())
         return h.hexdigest()
 
 
@@ -310,6 +310,32 @@ def values(item: Item | Wave) -> dict[str, Any]:
     # Most fields are plain values and need no conversion: one comprehension, no per-field call for them.
     pairs = zip(names, get(item), strict=True)
     return {name: value if type(value) in _PLAIN else _converted(value) for name, value in pairs}
+
+
+# Field annotations whose values json writes as values() would: plain values, and StrEnum members (a str whose
+# text is its value). Any other field (a datetime) goes through the conversion values() applies.
+_AS_IS = frozenset(
+    f"{t}{none}" for t in ("str", "bool", "int", "UserType", "GroupType", "MigrationState") for none in ("", " | None")
+)
+_DIGEST_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]], tuple[str, ...]]] = {}
+
+
+def _digest_values(item: Item) -> dict[str, Any]:
+    """``values(item)`` as the digest's JSON encoding sees it, without converting what json writes the same
+    (a user mapping, most of a large spec, becomes one dict(zip(...)))."""
+    known = _DIGEST_FIELDS.get(type(item))
+    if known is None:
+        kept = [f for f in fields(item) if f.name != "range"]
+        names = tuple(f.name for f in kept)
+        convert = tuple(f.name for f in kept if f.type not in _AS_IS)
+        known = _DIGEST_FIELDS[type(item)] = (names, _getter(names), convert)
+    names, get, convert = known
+    out = dict(zip(names, get(item), strict=True))
+    for name in convert:
+        value = out[name]
+        if type(value) not in _PLAIN:
+            out[name] = _converted(value)
+    return out
 
 
 def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
