@@ -118,7 +118,9 @@ def render_plan(plan: Plan, output: str, *, color: bool, compact: bool = False, 
     return PLAN_RENDERERS[output](plan, color=color, compact=compact, artifact=artifact)
 
 
-def echo_plan(plan: Plan, output: str, *, color: bool, compact: bool = False, artifact: str | None = None) -> None:
+def echo_plan(
+    plan: Plan, output: str, *, color: bool, compact: bool = False, artifact: str | None = None, **options: Any
+) -> None:
     """Print ``render_plan``'s text as ``click.echo(text.rstrip("\\n"))`` would, but text and JSON go out in
     pieces as they are rendered: a plan of 120,000 changes is never one 60-80 MB string in memory."""
     pieces: Iterable[str]
@@ -131,12 +133,13 @@ def echo_plan(plan: Plan, output: str, *, color: bool, compact: bool = False, ar
 
         pieces = iter_indented(plan.to_json(), indent=2, ensure_ascii=False)
     else:
-        pieces = (render_plan(plan, output, color=color, compact=compact, artifact=artifact),)
-    echo_pieces(pieces)
+        pieces = (render_plan(plan, output, color=color, compact=compact, artifact=artifact, **options),)
+    echo_pieces(pieces, color=color)
 
 
-def echo_pieces(pieces: Iterable[str], batch_size: int = 1 << 20) -> None:
-    """``click.echo("".join(pieces).rstrip("\\n"))``, written about ``batch_size`` characters at a time."""
+def echo_pieces(pieces: Iterable[str], *, color: bool | None = None, batch_size: int = 1 << 20) -> None:
+    """``click.echo("".join(pieces).rstrip("\\n"), color=color)``, written about ``batch_size`` characters at a
+    time (``color``: click strips escapes on a pipe unless told)."""
     batch: list[str] = []
     size = 0
     held = 0  # newlines at the end of what came so far: printed only if more text follows
@@ -151,10 +154,10 @@ def echo_pieces(pieces: Iterable[str], batch_size: int = 1 << 20) -> None:
         held = len(piece) - len(body)
         size += len(body)
         if size >= batch_size:
-            click.echo("".join(batch), nl=False)
+            click.echo("".join(batch), nl=False, color=color)
             batch, size = [], 0
     batch.append("\n")
-    click.echo("".join(batch), nl=False)
+    click.echo("".join(batch), nl=False, color=color)
 
 
 def echo_json(document: Any) -> None:

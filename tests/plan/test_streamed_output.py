@@ -67,12 +67,13 @@ def test_a_plan_of_thousands_of_changes_goes_out_in_several_pieces(monkeypatch: 
     ],
 )
 @pytest.mark.parametrize("batch_size", [1, 4, 1 << 20])
+@pytest.mark.parametrize("color", [None, False, True])
 def test_pieces_print_as_click_echo_prints_their_text(
-    pieces: list[str], batch_size: int, capsys: pytest.CaptureFixture[str]
+    pieces: list[str], batch_size: int, color: bool | None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    click.echo("".join(pieces).rstrip("\n"))
+    click.echo("".join(pieces).rstrip("\n"), color=color)
     expected = capsys.readouterr().out
-    echo_pieces(iter(pieces), batch_size=batch_size)
+    echo_pieces(iter(pieces), color=color, batch_size=batch_size)
     assert capsys.readouterr().out == expected
 
 
