@@ -10,7 +10,8 @@ another checkout of the project, run side by side in the same run on the same wo
   (defaults, waves, cross-item checks), plan (``--no-refresh``: state's values as the observed ones,
   spec digest included), render text, render JSON; with the peak RSS of that interpreter;
 * the CLI end to end (median of ``--runs``): ``validate WS``, ``plan WS --no-refresh`` (text to a pipe)
-  and ``plan WS --no-refresh -out FILE``, wall time and peak RSS of the child (``os.wait4``);
+  and ``plan WS --no-refresh -out FILE``, wall time, CPU time and peak RSS of the child (``os.wait4``),
+  the checkouts taking turns run by run;
 * start-up: ``reconciler --version`` and ``--help`` against ``python -c 'import click, pydantic, ruamel.yaml'``.
 
 Targets (issue 13, 2-core machine): plan under 4 s and 400 MiB, validate under 3 s, ``--version`` and
@@ -91,47 +92,61 @@ def _env(checkout: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(checkout), "NO_COLOR": "1"}
 
 
-def run_child(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS bytes, exit code) of one child, its output discarded."""
+def run_child(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int, int]:
+    """(wall seconds, CPU seconds, peak RSS bytes, exit code) of one child, its output discarded."""
     start = time.perf_counter()
     proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss * 1024, proc.returncode
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, proc.returncode
 
 
-def median_run(args: list[str], env: dict[str, str], cwd: Path, runs: int) -> dict[str, Any]:
-    samples = [run_child(args, env, cwd) for _ in range(runs)]
+def _summary(samples: list[tuple[float, float, int, int]]) -> dict[str, Any]:
     return {
         "seconds": statistics.median(s[0] for s in samples),
-        "peak_rss_bytes": max(s[1] for s in samples),
-        "exit": max(s[2] for s in samples),
+        "cpu_seconds": statistics.median(s[1] for s in samples),
+        "peak_rss_bytes": max(s[2] for s in samples),
+        "exit": max(s[3] for s in samples),
+        "runs": len(samples),
     }
 
 
-def measure(checkout: Path, workspace: Path, runs: int, startup_runs: int) -> dict[str, Any]:
-    env = _env(checkout)
-    out = subprocess.run(
-        [sys.executable, "-c", _PHASES, str(workspace)], env=env, cwd=checkout, capture_output=True, text=True
-    )
-    if out.returncode != 0:
-        raise SystemExit(f"phases failed in {checkout}:\n{out.stderr[-2000:]}")
+def measure(checkouts: dict[str, Path], workspace: Path, runs: int, startup_runs: int) -> dict[str, dict[str, Any]]:
+    """Every checkout's phases, then the CLI commands round by round: each round runs each command once in
+    every checkout in turn, so a change in the shared machine's load falls on all of them alike."""
+    results: dict[str, dict[str, Any]] = {}
+    for name, checkout in checkouts.items():
+        out = subprocess.run(
+            [sys.executable, "-c", _PHASES, str(workspace)],
+            env=_env(checkout),
+            cwd=checkout,
+            capture_output=True,
+            text=True,
+        )
+        if out.returncode != 0:
+            raise SystemExit(f"phases failed in {checkout}:\n{out.stderr[-2000:]}")
+        results[name] = {"phases": json.loads(out.stdout)}
     cli = [sys.executable, "-m", "reconciler"]
     planfile = workspace.parent / "plan.json"
-    return {
-        "phases": json.loads(out.stdout),
-        "validate": median_run([*cli, "validate", str(workspace)], env, checkout, runs),
-        "plan": median_run([*cli, "plan", str(workspace), "--no-refresh"], env, checkout, runs),
-        "plan_out": median_run(
-            [*cli, "plan", str(workspace), "--no-refresh", "-out", str(planfile)], env, checkout, runs
-        ),
-        "version": median_run([*cli, "--version"], env, checkout, startup_runs),
-        "help": median_run([*cli, "--help"], env, checkout, startup_runs),
-        "bare_imports": median_run(
-            [sys.executable, "-c", "import click, pydantic, ruamel.yaml"], env, checkout, startup_runs
-        ),
+    commands: dict[str, tuple[list[str], int]] = {
+        "validate": ([*cli, "validate", str(workspace)], runs),
+        "plan": ([*cli, "plan", str(workspace), "--no-refresh"], runs),
+        "plan_out": ([*cli, "plan", str(workspace), "--no-refresh", "-out", str(planfile)], runs),
+        "version": ([*cli, "--version"], startup_runs),
+        "help": ([*cli, "--help"], startup_runs),
+        "bare_imports": ([sys.executable, "-c", "import click, pydantic, ruamel.yaml"], startup_runs),
     }
+    samples: dict[tuple[str, str], list[tuple[float, float, int, int]]] = {}
+    for round_ in range(max(runs, startup_runs)):
+        for key, (args, count) in commands.items():
+            if round_ >= count:
+                continue
+            for name, checkout in checkouts.items():
+                samples.setdefault((name, key), []).append(run_child(args, _env(checkout), checkout))
+    for (name, key), taken in samples.items():
+        results[name][key] = _summary(taken)
+    return results
 
 
 def _mib(n: float) -> str:
@@ -140,12 +155,12 @@ def _mib(n: float) -> str:
 
 def report(results: dict[str, dict[str, Any]]) -> list[str]:
     names = list(results)
-    lines = [f"{'':28}" + "".join(f"{n:>24}" for n in names)]
+    lines = [f"{'':28}" + "".join(f"{n:>31}" for n in names)]
     phases = ("import", "read", "resolve", "load", "plan", "render_text", "render_json")
     for phase in phases:
-        lines.append(f"{'phase ' + phase:28}" + "".join(f"{results[n]['phases'][phase]:>22.2f} s" for n in names))
+        lines.append(f"{'phase ' + phase:28}" + "".join(f"{results[n]['phases'][phase]:>29.2f} s" for n in names))
     lines.append(
-        f"{'phases peak RSS':28}" + "".join(f"{_mib(results[n]['phases']['peak_rss_bytes']):>24}" for n in names)
+        f"{'phases peak RSS':28}" + "".join(f"{_mib(results[n]['phases']['peak_rss_bytes']):>31}" for n in names)
     )
     for key, label in (
         ("validate", "CLI validate"),
@@ -156,8 +171,8 @@ def report(results: dict[str, dict[str, Any]]) -> list[str]:
         ("bare_imports", "import click,pydantic,ruamel"),
     ):
         cells = "".join(
-            f"{results[n][key]['seconds']:>9.2f} s {_mib(results[n][key]['peak_rss_bytes']):>10}"
-            + ("!" if results[n][key]["exit"] else " ")
+            f"{results[n][key]['seconds']:>7.2f} s {results[n][key]['cpu_seconds']:>5.2f} cpu"
+            f" {_mib(results[n][key]['peak_rss_bytes']):>8}" + ("!" if results[n][key]["exit"] else " ")
             for n in names
         )
         lines.append(f"{label:28}{cells}")
@@ -210,9 +225,7 @@ def main() -> int:
             csv_user_migrations=False,
         )
         generated = time.perf_counter() - start
-        results: dict[str, dict[str, Any]] = {}
-        for name, checkout in checkouts.items():
-            results[name] = measure(checkout, workspace, args.runs, args.startup_runs)
+        results = measure(checkouts, workspace, args.runs, args.startup_runs)
     print(
         f"workspace: {args.users:,} user mappings + {args.groups:,} group mappings in CSV, "
         f"{args.user_migrations + args.sites + args.groups:,} migrations in YAML; generated in {generated:.1f} s"

@@ -9,11 +9,18 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
 def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
     """Replace ``path`` with ``text`` (UTF-8, LF). Keeps the file's permissions unless ``mode`` is given."""
+    atomic_write_chunks(path, (text,), mode=mode)
+
+
+def atomic_write_chunks(path: Path, chunks: Iterable[str], *, mode: int | None = None) -> None:
+    """``atomic_write_text`` of the text the chunks join to, written as they come (a large plan need not be
+    one string first). If producing a chunk raises, the target is untouched and the temporary file removed."""
     if mode is None:
         try:
             mode = stat.S_IMODE(path.stat().st_mode)
@@ -23,7 +30,8 @@ def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)

@@ -6,13 +6,19 @@ of a plan: each change's ``before``/``after``/``actions``) is written by the C e
 separator is given the newline and indentation of its depth; only the containers above those are
 walked in Python. Anything unusual (a non-string key above the flat level, a value json would hand to
 ``default``) falls back to ``json.dumps`` itself, so the output is always what ``json.dumps`` writes.
+``iter_indented`` yields the same text in pieces (the members of the top object, and of its lists, one by
+one), so a saved plan or ``--format json`` goes out without one 80 MB string and the list of its parts.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
+
+# CPython's C encoder (what JSONEncoder.encode itself uses when it does not indent); None elsewhere.
+_C_MAKE_ENCODER: Callable[..., Callable[[Any, int], list[str]]] | None = getattr(json.encoder, "c_make_encoder", None)
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
@@ -21,11 +27,63 @@ class _Unusual(Exception):
     """A value this module does not write itself; json.dumps writes the whole document instead."""
 
 
+def one_line_encoder(encoder: json.JSONEncoder) -> Callable[[Any], str]:
+    """``encoder.encode`` (which must not indent) without building a new C encoder on every call: the digest
+    and the text plan encode one small value per item, 120,000 times."""
+    indent: object = encoder.indent  # typeshed declares no None, which is the default
+    if _C_MAKE_ENCODER is None or indent is not None:  # pragma: no cover - CPython has the C encoder
+        return encoder.encode
+    markers: dict[int, Any] | None = {} if encoder.check_circular else None
+    c_encode = _C_MAKE_ENCODER(
+        markers,
+        encoder.default,
+        encode_basestring_ascii if encoder.ensure_ascii else encode_basestring,
+        None,
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        encoder.allow_nan,
+    )
+
+    def encode(obj: Any) -> str:
+        return "".join(c_encode(obj, 0))
+
+    return encode
+
+
 def dumps_indented(obj: Any, *, indent: int, ensure_ascii: bool = True) -> str:
     try:
         return _Writer(indent, ensure_ascii).write(obj, 0)
     except _Unusual:
         return json.dumps(obj, indent=indent, ensure_ascii=ensure_ascii)
+
+
+def iter_indented(obj: Any, *, indent: int, ensure_ascii: bool = True) -> Iterator[str]:
+    """``dumps_indented(obj, ...)`` in pieces whose concatenation is exactly that text."""
+    writer = _Writer(indent, ensure_ascii)
+    if type(obj) is not dict or not obj or not all(type(k) is str for k in obj):
+        yield writer.member(obj, 0)
+        return
+    if all(type(m) in _SCALARS for m in obj.values()):
+        yield writer.member(obj, 0)
+        return
+    inner = " " * indent
+    first = True
+    for k, v in obj.items():
+        yield f"{{\n{inner}" if first else f",\n{inner}"
+        first = False
+        yield f"{writer.key(k)}: "
+        if (type(v) is list or type(v) is tuple) and v and not all(type(m) in _SCALARS for m in v):
+            # A long list (a plan's resource_changes): one piece per member.
+            pad = " " * (indent * 2)
+            for index, member in enumerate(v):
+                yield f"[\n{pad}" if index == 0 else f",\n{pad}"
+                yield writer.member(member, 2)
+            yield f"\n{inner}]"
+        else:
+            yield writer.member(v, 1)
+    yield "\n}"
 
 
 class _Writer:
@@ -42,6 +100,15 @@ class _Writer:
             pad = "\n" + " " * (self.indent * (depth + 1))
             encoder = self.flat[depth] = json.JSONEncoder(ensure_ascii=self.ensure_ascii, separators=("," + pad, ": "))
         return encoder
+
+    def member(self, obj: Any, depth: int) -> str:
+        """``obj`` written at ``depth``; an unusual value is written by json.dumps and indented to its depth
+        (json.dumps writes a newline only between tokens, never inside a string, so the shift is exact)."""
+        try:
+            return self.write(obj, depth)
+        except _Unusual:
+            text = json.dumps(obj, indent=self.indent, ensure_ascii=self.ensure_ascii)
+            return text.replace("\n", "\n" + " " * (self.indent * depth)) if depth else text
 
     def write(self, obj: Any, depth: int) -> str:
         kind = type(obj)

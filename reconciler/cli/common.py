@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -137,6 +137,48 @@ def render_plan(
     heading: Heading | None = None,
 ) -> str:
     return PLAN_RENDERERS[output](plan, color=color, compact=compact, artifact=artifact, heading=heading)
+
+
+def echo_plan(
+    plan: Plan, output: str, *, color: bool, compact: bool = False, artifact: str | None = None, **options: Any
+) -> None:
+    """Print ``render_plan``'s text as ``click.echo(text.rstrip("\\n"))`` would, but text and JSON go out in
+    pieces as they are rendered: a plan of 120,000 changes is never one 60-80 MB string in memory."""
+    pieces: Iterable[str]
+    if output == "text":
+        from reconciler.plan.render_text import iter_text
+
+        pieces = iter_text(plan, color=color, compact=compact)
+    elif output == "json":
+        from reconciler.jsonindent import iter_indented
+
+        pieces = iter_indented(plan.to_json(), indent=2, ensure_ascii=False)
+    else:
+        pieces = (render_plan(plan, output, color=color, compact=compact, artifact=artifact, **options),)
+    echo_pieces(pieces, color=color)
+
+
+def echo_pieces(pieces: Iterable[str], *, color: bool | None = None, batch_size: int = 1 << 20) -> None:
+    """``click.echo("".join(pieces).rstrip("\\n"), color=color)``, written about ``batch_size`` characters at a
+    time (``color``: click strips escapes on a pipe unless told)."""
+    batch: list[str] = []
+    size = 0
+    held = 0  # newlines at the end of what came so far: printed only if more text follows
+    for piece in pieces:
+        body = piece.rstrip("\n")
+        if not body:
+            held += len(piece)
+            continue
+        if held:
+            batch.append("\n" * held)
+        batch.append(body)
+        held = len(piece) - len(body)
+        size += len(body)
+        if size >= batch_size:
+            click.echo("".join(batch), nl=False, color=color)
+            batch, size = [], 0
+    batch.append("\n")
+    click.echo("".join(batch), nl=False, color=color)
 
 
 def echo_json(document: Any) -> None:

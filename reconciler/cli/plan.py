@@ -24,6 +24,7 @@ from reconciler.cli.common import (
     WORKSPACE_ARGUMENT,
     WORKSPACE_OPTION,
     echo_json,
+    echo_plan,
     format_option,
     load_ok,
     open_workspace,
@@ -142,15 +143,7 @@ def plan(
                 commit=commit,
                 probes=fresh_probes,
             )
-        coloured = use_color(no_color)
-        rendered = render_plan(result, output, color=coloured, compact=compact, artifact=artifact, heading=heading)
-    if rendered.endswith("\n") and not rendered.endswith("\n\n"):
-        # What the line below prints, without two copies of a 60 MB text. ``color``: click strips escapes on a pipe
-        # unless told; FORCE_COLOR is how a CI log asks for them.
-        click.echo(rendered, nl=False, color=coloured)
-    else:
-        click.echo(rendered.rstrip("\n"), color=coloured)
-    del rendered
+        echo_plan(result, output, color=use_color(no_color), compact=compact, artifact=artifact, heading=heading)
     if output == "text" and out is None and result.has_changes:
         click.echo(
             "\nNote: you didn't use -out to save this plan, so `reconciler apply` cannot guarantee to take "

@@ -11,6 +11,7 @@ plan: a damaged or hand-edited file (``"refreshed": "false"``) is one error nami
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from dataclasses import dataclass, field
@@ -21,9 +22,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from reconciler import __version__
-from reconciler.atomic import atomic_write_text
+from reconciler.atomic import atomic_write_chunks
 from reconciler.errors import ReconcilerError
-from reconciler.jsonindent import dumps_indented
+from reconciler.jsonindent import iter_indented
 from reconciler.plan.model import FORMAT_VERSION, Action, Plan
 from reconciler.spec.diagnostics import excerpt
 from reconciler.state.model import Probe
@@ -82,7 +83,7 @@ def save(
         doc["planfile"]["commit"] = commit
     if probes:
         doc["planfile"]["probes"] = {tenant: probe.to_json() for tenant, probe in sorted(probes.items())}
-    atomic_write_text(path, dumps_indented(doc, indent=1) + "\n", mode=0o600)
+    atomic_write_chunks(path, itertools.chain(iter_indented(doc, indent=1), "\n"), mode=0o600)
 
 
 def load(path: Path) -> PlanFile:

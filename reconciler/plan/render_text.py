@@ -1,7 +1,8 @@
 """Terminal rendering of a Plan in Terraform's shape: drift, legend, one block per address, summary.
 
-Pure: a Plan in, a string out. The block and grouping helpers here are shared with ``render_markdown``
-so both renderers describe the same changes in the same words.
+Pure: a Plan in, a string out (``iter_text``: the same string in pieces, for plans too large to hold twice).
+The block and grouping helpers here are shared with ``render_markdown`` so both renderers describe the same
+changes in the same words.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from reconciler.jsonindent import one_line_encoder
 from reconciler.kinds import KINDS
 from reconciler.plan.model import (
     DESTRUCTIVE,
@@ -76,6 +78,7 @@ NOTICED = IRREVERSIBLE | DESTRUCTIVE  # what a reviewer must see by address even
 _GREEN, _YELLOW, _RED, _CYAN, _BOLD = "32", "33", "31", "36", "1"
 _SYMBOL_COLORS = {"+": _GREEN, ">": _GREEN, ">>": _GREEN, "~": _YELLOW, "-": _RED, "x": _RED, "-/+": _RED}
 _KNOWN_AFTER_APPLY = "(known after apply)"
+_PIECE_LINES = 4096  # lines per piece of iter_text: large enough that writing them costs little per line
 
 Paint = Callable[[str, str], str]
 
@@ -94,13 +97,14 @@ def symbol_color(symbol: str) -> str:
 
 _VALUE_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)
 _encode_string = json.encoder.encode_basestring  # what the encoder above writes for a str (ensure_ascii=False)
+_encode_value = one_line_encoder(_VALUE_ENCODER)
 
 
 def format_value(value: Any) -> str:
     """JSON-style: strings quoted, ``null``, nested values inline (one line, keys sorted)."""
     if type(value) is str:  # most values; the same text json.dumps writes, without building an encoder
         return _encode_string(value)
-    return _VALUE_ENCODER.encode(value)
+    return _encode_value(value)
 
 
 def one_line(text: str) -> str:
@@ -152,6 +156,8 @@ def explanation_lines(entries: list[dict[str, Any]] | None) -> tuple[str, ...]:
 
 def _diff_attrs(before: dict[str, Any] | None, after: dict[str, Any] | None, note: str = "") -> tuple[list[Attr], int]:
     before, after = before or {}, after or {}
+    if not before:  # a create: every attribute is new (most changes of a first plan)
+        return [Attr("+", name, format_value(value) + note) for name, value in after.items()], 0
     attrs: list[Attr] = []
     hidden = 0
     for name, value in after.items():
@@ -210,10 +216,12 @@ def block_lines(block: Block, paint: Paint = _plain) -> list[str]:
     lines = [paint(f"  # {block.header}", _BOLD)]
     pad = " " * (3 - len(block.symbol))
     lines.append(f"{pad}{paint(block.symbol, symbol_color(block.symbol))} {block.kind} {format_value(block.key)} {{")
-    width = max((len(a.name) for a in block.attrs), default=0)
+    width = max([len(a.name) for a in block.attrs], default=0)
+    marks = _marks(paint)
     for a in block.attrs:
         if a.marker:
-            lines.append(f"      {paint(a.marker, symbol_color(a.marker))} {a.name.ljust(width)} = {a.value}")
+            mark = marks.get(a.marker) or paint(a.marker, symbol_color(a.marker))
+            lines.append(f"      {mark} {a.name.ljust(width)} = {a.value}")
         else:
             lines.append(f"        {a.name.ljust(width)} = {a.value}")
     if block.hidden:
@@ -223,6 +231,17 @@ def block_lines(block: Block, paint: Paint = _plain) -> list[str]:
         lines += [f"        #   {line}" for line in block.explanation]
     lines.append("    }")
     return lines
+
+
+_MARKS: dict[Paint, dict[str, str]] = {}
+
+
+def _marks(paint: Paint) -> dict[str, str]:
+    """The attribute markers as ``paint`` shows them, painted once rather than on each of 600,000 lines."""
+    marks = _MARKS.get(paint)
+    if marks is None:
+        marks = _MARKS[paint] = {m: paint(m, symbol_color(m)) for m in ("+", "-", "~")}
+    return marks
 
 
 @dataclass
@@ -451,6 +470,12 @@ def _noticed_lines(groups: list[Group], paint: Paint) -> list[str]:
 
 def render_text(plan: Plan, *, color: bool = False, compact: bool = False) -> str:
     """The plan for a terminal; ``compact`` keeps only per-group counts and what cannot be undone."""
+    return "".join(iter_text(plan, color=color, compact=compact))
+
+
+def iter_text(plan: Plan, *, color: bool = False, compact: bool = False) -> Iterator[str]:
+    """``render_text`` in pieces of whole lines, each ending with a newline: a plan of 120,000 changes goes to
+    the terminal without one 60 MB text and the million-line list it is joined from."""
     paint: Paint = _ansi if color else _plain
     groups = group_changes(plan.changes)
     lines: list[str] = []
@@ -474,6 +499,9 @@ def render_text(plan: Plan, *, color: bool = False, compact: bool = False) -> st
                 lines += [paint(title, _BOLD), *status, ""]
                 for change in g.changing:
                     lines += [*block_lines(change_block(change), paint), ""]
+                    if len(lines) >= _PIECE_LINES:
+                        yield "\n".join(lines) + "\n"
+                        lines = []
     lines += _impossible_lines(plan, paint, compact)
     lines += _held_lines(plan, paint)
     lines += _waiting_lines(plan, paint)
@@ -488,4 +516,4 @@ def render_text(plan: Plan, *, color: bool = False, compact: bool = False) -> st
         # Converged, but tasks may still be running: say how they stand.
         lines.append("")
         lines += [f"{g.title}: {g.status_counts()}" for g in groups]
-    return "\n".join(lines) + "\n"
+    yield "\n".join(lines) + "\n"  # never empty: the summary line is always there

@@ -13,8 +13,10 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
+from reconciler.jsonindent import one_line_encoder
 from reconciler.kinds import BY_NAME, KINDS
 from reconciler.kinds import GROUP_MAPPING as GROUP_MAPPING
 from reconciler.kinds import GROUP_MIGRATION as GROUP_MIGRATION
@@ -315,35 +317,67 @@ class Desired:
         # One line per item, as json.dumps(..., sort_keys=True, default=str) writes it, through one shared
         # encoder instead of one built per item (the digest must not change: saved plans hold it).
         h = hashlib.sha256()
-        encode = _DIGEST_ENCODER.encode
-        for item in sorted(self.items(), key=_by_address):
-            h.update(f"{encode([item.address, values(item)])}\n".encode())
+        encode = _DIGEST_ENCODE
+        # Each address once (the sort key and the line share it); sorted() is stable, as it was by key.
+        for addr, item in sorted([(item.address, item) for item in self.items()], key=_first):
+            h.update(f"{encode([addr, _digest_values(item)])}\n".encode())
         return h.hexdigest()
 
 
-_DIGEST_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_DIGEST_ENCODE = one_line_encoder(json.JSONEncoder(sort_keys=True, default=str))
+_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
 _PLAIN = frozenset({str, int, bool, float, type(None)})
-
-
-def _by_address(item: Item) -> str:
-    return item.address
+_first = itemgetter(0)
 
 
 def values(item: Item | Wave) -> dict[str, Any]:
     """The item's fields without its source range: what a plan compares and a plan file records."""
-    names = _FIELD_NAMES.get(type(item))
-    if names is None:
-        names = _FIELD_NAMES[type(item)] = tuple(f.name for f in fields(item) if f.name != "range")
-    out: dict[str, Any] = {}
-    for name in names:
-        value = getattr(item, name)
-        if type(value) in _PLAIN:  # most fields: no conversion, skip the isinstance checks
-            out[name] = value
-            continue
-        if isinstance(value, datetime):
-            value = value.isoformat().replace("+00:00", "Z")
-        elif isinstance(value, UserType | GroupType | MigrationState):
-            value = value.value
-        out[name] = value
+    known = _FIELDS.get(type(item))
+    if known is None:
+        names = tuple(f.name for f in fields(item) if f.name != "range")
+        known = _FIELDS[type(item)] = (names, _getter(names))
+    names, get = known
+    # Most fields are plain values and need no conversion: one comprehension, no per-field call for them.
+    pairs = zip(names, get(item), strict=True)
+    return {name: value if type(value) in _PLAIN else _converted(value) for name, value in pairs}
+
+
+# Field annotations whose values json writes as values() would: plain values, and StrEnum members (a str whose
+# text is its value). Any other field (a datetime) goes through the conversion values() applies.
+_AS_IS = frozenset(
+    f"{t}{none}" for t in ("str", "bool", "int", "UserType", "GroupType", "MigrationState") for none in ("", " | None")
+)
+_DIGEST_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]], tuple[str, ...]]] = {}
+
+
+def _digest_values(item: Item) -> dict[str, Any]:
+    """``values(item)`` as the digest's JSON encoding sees it, without converting what json writes the same
+    (a user mapping, most of a large spec, becomes one dict(zip(...)))."""
+    known = _DIGEST_FIELDS.get(type(item))
+    if known is None:
+        kept = [f for f in fields(item) if f.name != "range"]
+        names = tuple(f.name for f in kept)
+        convert = tuple(f.name for f in kept if f.type not in _AS_IS)
+        known = _DIGEST_FIELDS[type(item)] = (names, _getter(names), convert)
+    names, get, convert = known
+    out = dict(zip(names, get(item), strict=True))
+    for name in convert:
+        value = out[name]
+        if type(value) not in _PLAIN:
+            out[name] = _converted(value)
     return out
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    get = attrgetter(*names)
+    if len(names) > 1:
+        return get
+    return lambda item: (get(item),)  # attrgetter of one name returns the value, not a tuple
+
+
+def _converted(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, UserType | GroupType | MigrationState):
+        return value.value
+    return value

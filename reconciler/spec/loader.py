@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from reconciler.spec.csvfiles import CsvItems, read_identity_map, read_migrations
+from reconciler.spec.csvfiles import CsvItems, UserMappingItem, read_identity_map, read_migrations
 from reconciler.spec.desired import item_address
 from reconciler.spec.diagnostics import Diagnostics, SourceRange, excerpt
 from reconciler.spec.enums import CsvFormat
@@ -47,7 +47,7 @@ class SpecSources:
     """Every valid item read, in file order, with where it came from."""
 
     waves: list[Sourced[WaveSpec]] = field(default_factory=list)
-    user_mappings: list[Sourced[UserMappingSpec]] = field(default_factory=list)
+    user_mappings: list[Sourced[UserMappingItem]] = field(default_factory=list)
     group_mappings: list[Sourced[GroupMappingSpec]] = field(default_factory=list)
     user_migrations: list[Sourced[UserMigrationSpec]] = field(default_factory=list)
     site_migrations: list[Sourced[SiteMigrationSpec]] = field(default_factory=list)

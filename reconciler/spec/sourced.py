@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from reconciler.spec.diagnostics import Position, SourceRange
-from reconciler.spec.models import SpecModel
 from reconciler.spec.yamlsource import Loc
 
-S = TypeVar("S", bound=SpecModel)
+S = TypeVar("S")  # a spec model, or a CSV row's fields checked without one (csvfiles.UserMappingRow)
 
 
 class ItemLocator(Protocol):
@@ -38,7 +37,7 @@ class YamlItemLocator:
         return (child or self.loc).range(self.filename)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: its __init__ would set each field through object.__setattr__, 100,000 rows
 class CsvRowLocator:
     filename: str
     line: int

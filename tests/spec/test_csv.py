@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
+import pytest
+
+from reconciler.spec import csvfiles
 from reconciler.spec.csvfiles import read_identity_map, read_migrations
 from reconciler.spec.diagnostics import Diagnostics
 from reconciler.spec.enums import CsvFormat, GroupType, UserType
@@ -126,3 +131,101 @@ def test_a_url_with_a_control_character_is_not_a_url() -> None:
     assert not read_migrations(text, "s.csv", CsvFormat.SITE_MIGRATIONS, diags).migrations
     located = [(str(d.range), d.summary.split(":")[0], "is not a valid https URL" in d.summary) for d in diags.sorted()]
     assert located == [("s.csv:2:1", "source_url", True), ("s.csv:2:35", "target_url", True)]
+
+
+_TRICKY_UPNS = [
+    "alice@contoso.com",
+    "Alice.Smith@Contoso.COM",
+    "o'neil_x!#^~-@sub.contoso.com",
+    "guest_x.com#EXT#@contoso.onmicrosoft.com",
+    "a" * 100 + "@contoso.com",  # 112 characters
+    "a" * 101 + "@contoso.com",  # 113: the limit
+    "a" * 102 + "@contoso.com",  # 114: too long
+    "alice@contoso",
+    ".alice@contoso.com",
+    "alice..b@contoso.com",
+    "alice@-contoso.com",
+    "alice@contoso-.com",
+    "ålice@contoso.com",
+    "alice@contoso.com.",
+    "alice@@contoso.com",
+    "Smith, Alice@contoso.com",
+    "alice@contoso.com\nx",
+    "",
+]
+_TRICKY_ORGS = [TENANT, TENANT.upper(), "", "79d49731-4eec-55d9-bcd4-6d55505b7f2", "{" + TENANT + "}", "nope"]
+_TRICKY_TYPES = ["", "Internal", "MEMBER", "guest", "regularUser", "GUESTUSER", "superUser", "Guest "]
+
+
+def _identity_map(seed: int, rows: int) -> str:
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(rows):
+        cells = [
+            rng.choice(["User", "user", " USER "]),
+            rng.choice(_TRICKY_ORGS),
+            rng.choice(_TRICKY_UPNS),
+            rng.choice(_TRICKY_UPNS),
+            rng.choice(_TRICKY_UPNS),
+            rng.choice(_TRICKY_TYPES),
+        ]
+        lines.append(",".join(f'"{c}"' if any(ch in c for ch in ',"\n') else c for c in cells))
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _read(text: str) -> tuple[list[tuple[object, ...]], list[str], list[str | None]]:
+    diags = Diagnostics()
+    items = read_identity_map(text, "map.csv", diags, protect=False)
+    fields: list[tuple[object, ...]] = [
+        (
+            s.spec.source_upn,
+            s.spec.target_upn,
+            s.spec.target_email,
+            s.spec.user_type,
+            s.spec.source_organization_id,
+            s.spec.protect,
+            s.file_protect,
+            str(s.where.item),
+            str(s.where.field("target_email")),
+        )
+        for s in items.user_mappings
+    ]
+    return fields, [d.render() for d in diags.sorted()], [d.address for d in diags.sorted()]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_user_rows_read_the_same_with_and_without_the_model(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path (a row checked without the pydantic model) accepts exactly what the model accepts,
+    with the same values; every other row gets the model's located diagnostics, as before."""
+    text = _identity_map(seed, 300)
+    fast = _read(text)
+    monkeypatch.setattr(csvfiles, "_user_row", lambda values: None)
+    slow = _read(text)
+    assert fast == slow
+    assert fast[0], "some rows are valid"
+    assert fast[1], "some rows are not"
+
+
+def test_valid_user_rows_skip_the_model() -> None:
+    row = csvfiles._user_row(["User", TENANT, "alice@contoso.com", "alice@fabrikam.com", "", "Guest"])
+    assert row == ("alice@contoso.com", "alice@fabrikam.com", None, UserType.GUEST_USER, TENANT, None)
+    assert csvfiles._user_row(["User", "", "alice@contoso.com", "alice@fabrikam.com", "", "superUser"]) is None
+
+
+def test_rows_after_a_quoted_newline_keep_their_own_line_and_columns() -> None:
+    text = (
+        f'User,{TENANT},"alice@contoso.com",alice@fabrikam.com,"alice\n@fabrikam.com",Internal\r\n'
+        f"User,{TENANT},bob@contoso.com,bob@fabrikam,bob@fabrikam.com,\r\n"
+        f"User,{TENANT},carol@contoso.com,carol@fabrikam.com,,Guest\n"
+    )
+    diags = Diagnostics()
+    items = read_identity_map(text, "map.csv", diags)
+    assert [d.render() for d in diags.sorted()] == [
+        'map.csv:1:82: error: TargetUserEmail: "alice\\n@fabrikam.com" is not a valid user principal name; '
+        "expected name@domain, e.g. alice@contoso.com",
+        'map.csv:3:59: error: TargetUserUpn: "bob@fabrikam" is not a valid user principal name; '
+        "expected name@domain, e.g. alice@contoso.com",
+    ]
+    (carol,) = items.user_mappings
+    assert str(carol.where.item) == "map.csv:4:1"
+    assert carol.where.item.end.column == len(text.splitlines()[3]) + 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -114,6 +116,16 @@ def test_digest_ignores_layout_order_and_comments(tmp_path: Path) -> None:
     assert one.digest() == two.desired.digest()
     changed = load_workspace(_workspace(tmp_path / "three", spec=SPEC.replace("attempt: 3", "attempt: 4"))).desired
     assert changed.digest() != one.digest()
+
+
+def test_digest_is_the_hash_of_each_items_sorted_json_line(tmp_path: Path) -> None:
+    """What saved plans were checked against before the digest was made faster: one sorted json.dumps line
+    of [address, values] per item, in address order."""
+    d = load_workspace(_workspace(tmp_path)).desired
+    lines = sorted(json.dumps([i.address, values(i)], sort_keys=True, default=str) + "\n" for i in d.items())
+    assert any("2026-03-01T18:00:00Z" in line for line in lines)  # datetimes, enums and None are all there
+    assert any('"guestUser"' in line for line in lines)
+    assert d.digest() == hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 def test_values_are_plain_json(tmp_path: Path) -> None:

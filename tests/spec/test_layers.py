@@ -38,9 +38,16 @@ def test_workspace_never_touches_the_network_or_the_cli() -> None:
 
 
 def test_desired_state_is_plain_data() -> None:
+    assert {name for name in _imports(PACKAGE / "jsonindent.py") if name != "__future__"} <= {
+        "json",
+        "json.encoder",
+        "collections.abc",
+        "typing",
+    }
     # The planner imports desired.py; it must not drag in loaders, pydantic or ruamel.
     imports = _imports(PACKAGE / "spec" / "desired.py")
     assert {name for name in imports if name.startswith(("pydantic", "ruamel", "reconciler"))} == {
+        "reconciler.jsonindent",  # the digest's encoder; it imports nothing but json
         "reconciler.kinds",
         "reconciler.spec.diagnostics",
         "reconciler.spec.enums",
