@@ -4,7 +4,9 @@ A pipeline is reduced to its jobs, each a list of shell steps (GitHub ``run:``; 
 ``bash:`` and ``AzureCLI@2``'s ``inlineScript``) with the environment the platform gives them. Each step's
 script is split into logical lines; a line whose first word is ``reconciler`` is a command this suite runs, a
 line that starts ``python …post_plan_comment.py`` is the comment script, and any other line that mentions the
-``reconciler`` word as a command is an error: the suite would silently not cover it.
+``reconciler`` word as a command is an error: the suite would silently not cover it. A step that writes the run's
+summary (``$GITHUB_STEP_SUMMARY``, ``##vso[task.uploadsummary]``) is run whole, its other lines too, so a test can
+read the summary a job leaves.
 """
 
 from __future__ import annotations
@@ -46,8 +48,17 @@ class Step:
     condition: str = ""  # GitHub's `if:`, Azure's `condition:`; a step that runs only on failure names it
 
     @property
+    def always(self) -> bool:
+        """Runs whether the steps before it passed or failed (GitHub `!cancelled()`, Azure `succeededOrFailed()`)."""
+        return any(word in self.condition for word in ("always()", "!cancelled()", "succeededOrFailed()"))
+
+    @property
     def on_failure(self) -> bool:
-        return "failure()" in self.condition or "failed()" in self.condition
+        return not self.always and ("failure()" in self.condition or "failed()" in self.condition)
+
+    @property
+    def writes_summary(self) -> bool:
+        return "GITHUB_STEP_SUMMARY" in self.script or "task.uploadsummary" in self.script
 
 
 @dataclass(frozen=True)
@@ -173,6 +184,7 @@ class Runner:
     substitute: Callable[[str], str]
     platform_env: dict[str, str]
     executed: set[tuple[str, str, int]] = field(default_factory=set)
+    log: list[tuple[Line, subprocess.CompletedProcess[str]]] = field(default_factory=list)  # every line run
 
     @staticmethod
     def make_bin(bin_dir: Path) -> Path:
@@ -195,7 +207,7 @@ class Runner:
 
     def run(self, line: Line) -> subprocess.CompletedProcess[str]:
         self.executed.add(line.key)
-        return subprocess.run(
+        result = subprocess.run(
             ["bash", "-e", "-o", "pipefail", "-c", self.substitute(line.text)],
             cwd=self.checkout,
             env=self.environment(line.step),
@@ -203,6 +215,8 @@ class Runner:
             text=True,
             timeout=240,
         )
+        self.log.append((line, result))
+        return result
 
     def run_job(self, steps: list[Step], expect: int = 0) -> list[subprocess.CompletedProcess[str]]:
         """Every reconciler and comment command of a job, in order; each must exit with ``expect``. Steps that
@@ -211,32 +225,37 @@ class Runner:
         for step in steps:
             if step.on_failure:
                 continue
-            commands, comments, _ = classify(step)
-            for line in sorted(commands + comments, key=lambda line: line.index):
+            for line in runnable(step):
                 result = self.run(line)
                 assert result.returncode == expect, (line.text, result.returncode, result.stdout, result.stderr)
                 results.append(result)
         return results
 
     def run_failing_job(self, steps: list[Step]) -> tuple[subprocess.CompletedProcess[str], list[Step]]:
-        """The job's commands in order until one fails (that result is returned), then its failure steps'
-        commands, each of which must pass; and the failure steps that ran."""
+        """The job's commands in order until one fails (that result is returned), then those of its failure
+        steps and of the steps that always run, each of which must pass; and the steps that ran after the failure."""
         failed: subprocess.CompletedProcess[str] | None = None
         ran: list[Step] = []
         for step in steps:
-            if (failed is None) == step.on_failure:
+            if not step.always and (failed is None) == step.on_failure:
                 continue  # before a failure only the usual steps run; after it, only the failure steps
-            commands, comments, _ = classify(step)
-            for line in sorted(commands + comments, key=lambda line: line.index):
+            after_failure = failed is not None
+            for line in runnable(step):
                 result = self.run(line)
                 if failed is None and result.returncode != 0:
                     failed = result
                     break
                 assert result.returncode == 0, (line.text, result.returncode, result.stdout, result.stderr)
-            if step.on_failure:
+            if after_failure:
                 ran.append(step)
         assert failed is not None, "no command of the job failed"
         return failed, ran
+
+
+def runnable(step: Step) -> list[Line]:
+    """The lines of a step this suite runs, in order: its commands, and every line of a step writing the summary."""
+    commands, comments, others = classify(step)
+    return sorted(commands + comments + (others if step.writes_summary else []), key=lambda line: line.index)
 
 
 def all_lines(jobs: Mapping[str, list[Step]]) -> tuple[list[Line], list[Line], list[Line]]:

@@ -1,4 +1,4 @@
-"""The shape of the two example pipelines: triggers, the three behaviours and their order, concurrency, least
+"""The shape of the two example pipelines: triggers, the behaviours and their order, concurrency, least
 privilege, and secrets that only ever come from the platform's secret store."""
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def test_github_triggers(github: Any) -> None:
     assert "schedule" in jobs["drift"]["if"]
     assert "pull_request" not in jobs["drift"]["if"]
     assert jobs["advance"]["if"] == jobs["drift"]["if"]  # waves advance on the drift check's schedule
+    assert jobs["health"]["if"] == jobs["drift"]["if"]  # and the health check alerts on it
 
 
 def test_github_jobs_run_the_three_behaviours_in_order(github: Any) -> None:
@@ -89,6 +90,7 @@ def test_github_jobs_run_the_three_behaviours_in_order(github: Any) -> None:
     assert "--detailed-exitcode" in drift
     assert "-out" not in drift
     _advance_starts_only(jobs["advance"])
+    _health_check(jobs["health"])
     _, comments, _ = all_lines(jobs)
     [comment, failure] = comments
     assert comment.step.job == failure.step.job == "plan"
@@ -105,6 +107,20 @@ def _advance_starts_only(steps: list[Step]) -> None:
     assert all(cmd[:2] == ["reconciler", "show"] and saved in cmd for cmd in show)
     assert apply[:3] == ["reconciler", "apply", saved]
     assert "--auto-approve" not in apply
+
+
+def _health_check(steps: list[Step]) -> None:
+    """The HTML report for the artifact, then the check that alerts, whose Markdown a later step that runs whatever
+    the check found puts in the run's summary."""
+    html, check = _commands(steps)
+    assert html[:3] == check[:3] == ["reconciler", "status", "$RECONCILER_WORKSPACE"]
+    assert html[3:] == ["--format", "html", "-o", "status.html"]  # never fails on what it finds
+    assert check[3:] == ["--fail-on", "failed,stuck,overdue", "--format", "markdown", "-o", "status.md"]
+    [check_step] = [step for step in steps if "--fail-on" in step.script]
+    [summary] = [step for step in steps if step.writes_summary]
+    assert summary.always
+    assert steps.index(check_step) < steps.index(summary)
+    assert "status.md" in summary.script
 
 
 def test_github_plan_artifact_is_what_the_merge_job_downloads(github: Any) -> None:
@@ -138,6 +154,7 @@ def test_github_permissions_are_minimal(github: Any) -> None:
         "apply": {"contents": "read", "actions": "read", "pull-requests": "read", "id-token": "write"},
         "drift": {"contents": "read", "id-token": "write"},
         "advance": {"contents": "read", "id-token": "write"},
+        "health": {"contents": "read", "id-token": "write"},
     }
     assert {name: job["permissions"] for name, job in github["jobs"].items()} == expected
 
@@ -158,7 +175,7 @@ def test_github_credentials_come_from_secrets_or_oidc_only(github: Any) -> None:
     for name, steps in github_jobs(github).items():
         for step in steps:
             has_secrets = any(k.startswith("RECONCILER_") and "SECRET" in k for k in step.env)
-            talks_to_graph = any(cmd[1] in ("plan", "apply") for cmd in _commands([step]))
+            talks_to_graph = any(cmd[1] in ("plan", "apply", "status") for cmd in _commands([step]))
             assert has_secrets == talks_to_graph, (name, step.name)
 
 
@@ -177,7 +194,7 @@ def test_ado_triggers(ado: Any) -> None:
     assert schedule["branches"]["include"] == ["main"]
     assert schedule["always"] is True
     stages = {s["stage"]: s for s in ado["stages"]}
-    assert set(stages) == {"plan", "apply", "drift", "advance"}
+    assert set(stages) == {"plan", "apply", "drift", "advance", "health"}
     assert stages["plan"]["condition"] == "eq(variables['Build.Reason'], 'PullRequest')"
     assert "'IndividualCI'" in stages["apply"]["condition"]
     assert "eq(variables['Build.SourceBranch'], 'refs/heads/main')" in stages["apply"]["condition"]
@@ -185,7 +202,8 @@ def test_ado_triggers(ado: Any) -> None:
     assert "'Schedule'" in stages["drift"]["condition"]
     assert "PullRequest" not in stages["drift"]["condition"]
     assert stages["advance"]["condition"] == stages["drift"]["condition"]
-    # A stage depends on the one before it unless it says otherwise; these three are alternatives.
+    assert stages["health"]["condition"] == stages["drift"]["condition"]
+    # A stage depends on the one before it unless it says otherwise; these run by Build.Reason, on their own.
     assert all(s["dependsOn"] == [] for s in ado["stages"])
 
 
@@ -206,6 +224,7 @@ def test_ado_stages_run_the_three_behaviours_in_order(ado: Any) -> None:
     assert drift[:3] == ["reconciler", "plan", "$RECONCILER_WORKSPACE"]
     assert "--detailed-exitcode" in drift
     _advance_starts_only(jobs["advance"])
+    _health_check(jobs["health"])
     [comment, failure] = all_lines(jobs)[1]
     assert comment.step.job == failure.step.job == "plan"
     assert words(comment.text)[1:4] == [COMMENT_SCRIPT_IN_REPO, "azure-devops", "plan.md"]
@@ -247,6 +266,34 @@ def test_ado_plan_artifact_is_what_the_merge_stage_downloads(ado: Any) -> None:
     assert steps.index(finder) < steps.index(download)
 
 
+def test_github_health_report_is_kept_whatever_the_check_found(github: Any) -> None:
+    steps = github["jobs"]["health"]["steps"]
+    [upload] = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+    assert upload["if"] == "${{ !cancelled() }}"  # above all when the check failed
+    assert "status.html" in upload["with"]["path"].split()
+    assert upload["with"]["overwrite"] is True  # a re-run of the failed job uploads again
+    check = next(s for s in steps if "--fail-on" in s.get("run", ""))
+    assert steps.index(check) < steps.index(upload)
+    # It only reads: no environment to approve, no queue shared with the jobs that apply.
+    assert "environment" not in github["jobs"]["health"]
+    assert github["jobs"]["health"]["concurrency"]["group"] != github["jobs"]["apply"]["concurrency"]["group"]
+
+
+def test_ado_health_report_is_kept_whatever_the_check_found(ado: Any) -> None:
+    stages = {s["stage"]: s for s in ado["stages"]}
+    steps = _ado_steps(stages["health"])
+    [publish] = [s for s in steps if "publish" in s]
+    assert publish["publish"] == "status.html"
+    assert publish["condition"] == "succeededOrFailed()"
+    assert "$(System.JobAttempt)" in publish["artifact"]  # a re-run of the failed stage publishes again
+    [summary] = [s for s in steps if "task.uploadsummary" in s.get("script", "")]
+    assert summary["condition"] == "succeededOrFailed()"
+    check = next(s for s in steps if "--fail-on" in (s.get("inputs") or {}).get("inlineScript", ""))
+    assert steps.index(check) < steps.index(summary) < steps.index(publish)
+    [job] = stages["health"]["jobs"]
+    assert "deployment" not in job  # it only reads: no environment to approve or lock
+
+
 def test_ado_applies_never_overlap(ado: Any) -> None:
     stages = {s["stage"]: s for s in ado["stages"]}
     [job] = stages["apply"]["jobs"]
@@ -273,7 +320,7 @@ def test_ado_credentials_come_from_the_variable_group_or_a_service_connection(ad
     for name, steps in ado_jobs(ado).items():
         for step in steps:
             has_secrets = any(k.startswith("RECONCILER_") and "SECRET" in k for k in step.env)
-            talks_to_graph = any(cmd[1] in ("plan", "apply") for cmd in _commands([step]))
+            talks_to_graph = any(cmd[1] in ("plan", "apply", "status") for cmd in _commands([step]))
             assert has_secrets == talks_to_graph, (name, step.name)
 
 
@@ -301,6 +348,7 @@ def test_every_shell_script_is_accounted_for(path: Any) -> None:
     seen = sorted(step.script for steps in jobs.values() for step in steps)
     assert seen == sorted(shell_scripts(doc))
     commands, comments, others = all_lines(jobs)
-    assert len(commands) == (9 if path == GITHUB_WORKFLOW else 8)  # GitHub also shows the starts in the summary
+    # plan 4, apply 1, drift 1, advance 2 (GitHub also shows the starts in the summary: 3), health 2
+    assert len(commands) == (11 if path == GITHUB_WORKFLOW else 10)
     assert len(comments) == 2  # the plan comment, and the failure in its place
     assert not any("reconciler" in words(line.text) for line in others)

@@ -3,11 +3,13 @@ script, taken from the YAML as written, against the emulator and fake comment AP
 
 Pull request (twice: a second push edits the same comment), merge (a fresh checkout applies the artifact of the
 pull request's last plan), drift check (exit 0 once applied; 2 after a spec change or a change made in the
-tenant). A test fails if either file runs a reconciler command this suite did not run.
+tenant), health check (exit 0 while the migrations run; 2 once one failed, with the triage in the run's summary;
+1 when the status cannot be read). A test fails if either file runs a reconciler command this suite did not run.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from tests.ci_examples.pipelines import (
     github_jobs,
     github_substitute,
     load,
+    runnable,
 )
 
 MARKER = f"<!-- reconciler-plan:{WORKSPACE} -->"
@@ -62,6 +65,7 @@ def _ado(
     variables = {
         "System.AccessToken": api.token,
         "Build.SourcesDirectory": str(ci.checkout),
+        "System.DefaultWorkingDirectory": str(ci.checkout),
         **{name.lower().replace("_", "-"): value for name, value in ci.secrets.items()},
     }
     platform = {
@@ -78,16 +82,66 @@ def _ado(
     return ado_jobs(doc), Runner(ci.checkout, ci.bin_dir, ado_substitute(variables), platform), str(plan_file)
 
 
+def _new_summary(runner: Runner) -> int:
+    """Start a job's summary afresh (GitHub gives each job its own); where the runner's log is now."""
+    if "GITHUB_STEP_SUMMARY" in runner.platform_env:
+        Path(runner.platform_env["GITHUB_STEP_SUMMARY"]).unlink(missing_ok=True)
+    return len(runner.log)
+
+
+UPLOAD_SUMMARY = re.compile(r"^##vso\[task\.uploadsummary\](.+)$", re.MULTILINE)
+
+
+def _summary(runner: Runner, since: int) -> str:
+    """The run's summary as the platform shows it: GitHub's summary file, or the Markdown files Azure Pipelines
+    was told to upload by the lines run since ``since``."""
+    if "GITHUB_STEP_SUMMARY" in runner.platform_env:
+        return Path(runner.platform_env["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8")
+    paths = [m.group(1) for _, result in runner.log[since:] for m in UPLOAD_SUMMARY.finditer(result.stdout)]
+    assert paths, "no ##vso[task.uploadsummary] was printed"
+    return "".join(Path(path).read_text(encoding="utf-8") for path in paths)
+
+
+def _health_checks(ci: CiRepo, runner: Runner, health: list[Step]) -> None:
+    """The scheduled health check passes while the migrations run, and fails once one has failed, with the triage
+    in the run's summary; both times the HTML report is there for the artifact."""
+    ci.fresh_checkout()
+    mark = _new_summary(runner)
+    runner.run_job(health)
+    healthy = _summary(runner, mark)
+    assert healthy.startswith("### Migration status\n"), healthy
+    assert "**8 migrations:**" in healthy
+    assert "Failed" not in healthy
+    assert 'data-wave="pilot"' in (ci.checkout / "status.html").read_text(encoding="utf-8")
+
+    [task] = [t for t in ci.emu.control("GET", "/tasks")["tasks"] if t["source"] == "user001@contoso.onmicrosoft.com"]
+    ci.emu.control("POST", f"/tasks/{task['id']}/force", {"status": "failed", "failure": "size-limit"})
+    ci.fresh_checkout()
+    mark = _new_summary(runner)
+    failed, ran = runner.run_failing_job(health)
+    assert failed.returncode == 2, (failed.stdout, failed.stderr)
+    assert failed.stderr == "Error: --fail-on failed,stuck,overdue: 1 failed\n"
+    assert [step.name for step in ran] == ["Show the report in the run's summary"]
+    triage = _summary(runner, mark)
+    assert "> 1 failed." in triage
+    assert "#### Failed: Size or item limit (2 TB / 1,000,000 items) (1)" in triage
+    assert '`user_migration["user001@contoso.onmicrosoft.com"]` at `migration/migrations.yaml:6`' in triage
+    assert "larger than the 2 TB a cross-tenant move supports" in triage
+    assert "**What to do:**" in triage
+    assert 'data-group="size-limit"' in (ci.checkout / "status.html").read_text(encoding="utf-8")
+
+
 def _pipeline_flow(
     ci: CiRepo,
     jobs: dict[str, list[Step]],
     runner: Runner,
     plan_file: str,
-    names: tuple[str, str, str, str],
+    names: tuple[str, str, str, str, str],
     comments: Callable[[], list[str]],
 ) -> None:
-    """PR (two pushes), merge, drift and the scheduled wave advance: the order a team's pipeline runs them in."""
-    pr_job, apply_job, drift_job, advance_job = names
+    """PR (two pushes), merge, drift, the scheduled wave advance and health check: the order a team's pipeline
+    runs them in."""
+    pr_job, apply_job, drift_job, advance_job, health_job = names
 
     ci.fresh_checkout()
     runner.run_job(jobs[pr_job])
@@ -136,9 +190,11 @@ def _pipeline_flow(
     [outside] = runner.run_job(jobs[drift_job], expect=2)
     assert "changed outside of reconciler" in outside.stdout, outside.stdout
 
-    commands, comment_lines, _ = all_lines(jobs)
+    _health_checks(ci, runner, jobs[health_job])
+
     # The failure steps run in test_a_push_that_cannot_be_planned_replaces_the_plan_comment_with_the_failure.
-    missed = {line.key for line in commands + comment_lines if not line.step.on_failure} - runner.executed
+    declared = {line.key for steps in jobs.values() for step in steps for line in runnable(step) if not step.on_failure}
+    missed = declared - runner.executed
     assert not missed, f"commands in the file this test did not run: {missed}"
 
 
@@ -147,12 +203,12 @@ def test_github_workflow_plans_comments_applies_and_checks_drift(ci_repo: CiRepo
         human = api.seed(PR, "Looks right to me; waiting for the plan.")
         other = api.seed(PR, "<!-- reconciler-plan:other-workspace -->\nanother workspace's plan")
         jobs, runner, plan_file = _github(ci_repo, tmp_path, api)
-        assert set(jobs) == {"plan", "apply", "drift", "advance"}
+        assert set(jobs) == {"plan", "apply", "drift", "advance", "health"}
 
         def ours() -> list[str]:
             return [c["body"] for c in api.on(PR) if c["id"] not in (human, other)]
 
-        _pipeline_flow(ci_repo, jobs, runner, plan_file, ("plan", "apply", "drift", "advance"), ours)
+        _pipeline_flow(ci_repo, jobs, runner, plan_file, ("plan", "apply", "drift", "advance", "health"), ours)
         assert api.writes() == ["POST", "PATCH"]
         assert api.comments[human]["body"].startswith("Looks right")
         assert api.comments[other]["body"].endswith("another workspace's plan")
@@ -162,12 +218,12 @@ def test_azure_pipeline_plans_comments_applies_and_checks_drift(ci_repo: CiRepo)
     org, project, repo = "acme", "Tenant Migration", "8d2f0a4e-33b1-4c5e-9f6a-0b1c2d3e4f50"
     with FakeAzureDevOps(token="ado_example_token", org=org, project=project, repo=repo) as api:
         jobs, runner, plan_file = _ado(ci_repo, api, org, project, repo)
-        assert set(jobs) == {"plan", "apply", "drift", "advance"}
+        assert set(jobs) == {"plan", "apply", "drift", "advance", "health"}
 
         def threads() -> list[str]:
             return [str(t["comments"][0]["content"]) for t in api.on(PR)]
 
-        _pipeline_flow(ci_repo, jobs, runner, plan_file, ("plan", "apply", "drift", "advance"), threads)
+        _pipeline_flow(ci_repo, jobs, runner, plan_file, ("plan", "apply", "drift", "advance", "health"), threads)
         assert api.writes() == ["POST", "PATCH"]
         [thread] = api.on(PR)
         assert thread["status"] == "closed"  # visible, and never blocks a comment-resolution policy
@@ -246,3 +302,30 @@ def test_a_push_that_cannot_be_planned_replaces_the_plan_comment_with_the_failur
     failure_lines = {line.key for line in commands + comment_lines if line.step.on_failure and line.step.job == "plan"}
     assert failure_lines
     assert failure_lines <= runner.executed
+
+
+@pytest.mark.parametrize("platform", ["github", "azure-devops"])
+def test_a_health_check_that_cannot_read_the_status_says_so_in_the_summary(
+    ci_repo: CiRepo, tmp_path: Path, platform: str
+) -> None:
+    api: Any
+    if platform == "github":
+        api = FakeGitHub(token="ghs_example_token", repo="acme/migrations")
+    else:
+        api = FakeAzureDevOps(token="ado_example_token", org="acme", project="p", repo="r")
+    with api:
+        if platform == "github":
+            jobs, runner, _ = _github(ci_repo, tmp_path, api)
+        else:
+            jobs, runner, _ = _ado(ci_repo, api, "acme", "p", "r")
+        ci_repo.commit("broken.yaml", BROKEN)
+        ci_repo.fresh_checkout()
+        mark = _new_summary(runner)
+        failed, ran = runner.run_failing_job(jobs["health"])
+    assert failed.returncode == 1
+    assert "broken.yaml:2" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert [step.name for step in ran] == ["Show the report in the run's summary"]
+    summary = _summary(runner, mark)
+    assert summary == "### Migration health: the status could not be read (the log says why)\n"
+    assert not (ci_repo.checkout / "status.html").exists()
