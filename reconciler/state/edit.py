@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from reconciler.spec.desired import canonical_address
-from reconciler.state.backend import StateBackend
+from reconciler.state.backend import StateBackend, compact_pending
 from reconciler.state.model import StateError
 
 
@@ -19,6 +19,7 @@ def forget(backend: StateBackend, addresses: Iterable[str], lock_timeout: float 
     lock = backend.lock("state rm", lock_timeout)
     try:
         current = backend.read()
+        compact_pending(backend, current)
         missing = [a for a in wanted if a not in current.resources]
         if missing:
             raise StateError(f"not in the state: {', '.join(missing)}")

@@ -71,6 +71,11 @@ class State:
     serial: int = 0
     resources: dict[str, ResourceState] = field(default_factory=dict)  # by address
     journal: list[dict[str, Any]] = field(default_factory=list)  # intents of writes in flight (apply)
+    # The id of the last apply journal folded into this state (``reconciler.state.journal``): a journal with
+    # that id is already compacted and only waits to be removed.
+    journal_compacted: str | None = None
+    # Not stored: the id of a journal a crashed run left, folded in by the read but not written yet.
+    pending_journal: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,7 +84,7 @@ class State:
             "serial": self.serial,
             "resources": {address: r.to_json() for address, r in sorted(self.resources.items())},
             "journal": self.journal,
-        }
+        } | ({"journal_compacted": self.journal_compacted} if self.journal_compacted else {})
 
     @classmethod
     def from_json(cls, data: Any, source: str = "state") -> State:
@@ -100,7 +105,7 @@ class State:
         lineage, serial = doc.lineage, doc.serial
         resources = {address: ResourceState.of(r) for address, r in (doc.resources or {}).items()}
         journal: list[dict[str, Any]] = list(data.get("journal") or [])  # as written: a rerun reads all of it
-        return cls(lineage, serial, resources, journal)
+        return cls(lineage, serial, resources, journal, doc.journal_compacted)
 
     @classmethod
     def parse(cls, data: bytes, source: str) -> State:
