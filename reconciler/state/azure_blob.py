@@ -253,9 +253,11 @@ class AzureBlobBackend:
     def abandon(self) -> None:
         """Stop renewing without releasing: what a crashed run leaves behind (for tests and drills)."""
         self._stop_renewal()
+        self._journal.close()
 
     def release(self, lock: LockInfo) -> None:
         self._stop_renewal()
+        self._journal.close()
         lease, held = self._lease, self._held
         self._lease = self._held = None
         if lease is None or held is None or held.id != lock.id:
@@ -315,8 +317,9 @@ class AppendBlobJournal:
     """The intent journal as an append blob beside the state blob."""
 
     def __init__(self, state_blob: BlobClient, state_location: str) -> None:
-        # Not the backend itself: a reference cycle would leave the HTTP connections to the garbage collector.
-        self._blob = state_blob._get_container_client().get_blob_client(state_blob.blob_name + ".journal")
+        # Not the backend: a reference cycle would leave connections to the garbage collector.
+        self._state_blob = state_blob
+        self._kept: BlobClient | None = None
         self._state_location = state_location
         self._location = state_location + ".journal"
         self._etag: str | None = None  # as this run's last create or append left it
@@ -326,23 +329,55 @@ class AppendBlobJournal:
     def location(self) -> str:
         return self._location
 
+    def _client(self) -> BlobClient:
+        """The journal blob's own client, kept while this run holds the lock and closed by ``close``."""
+        if self._kept is None:
+            self._kept = self._new_client()
+        return self._kept
+
+    def _new_client(self) -> BlobClient:
+        # A client of its own, closed explicitly: one that shared the state client's connections would tie
+        # them into reference cycles, and the garbage collector would drop their sockets unclosed.
+        blob = self._state_blob
+        url = blob.url
+        query = ""
+        if "?" in url:
+            url, query = url.split("?", 1)
+            query = "?" + query
+        return BlobClient.from_blob_url(url + ".journal" + query, credential=blob.credential)
+
+    def close(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.close()
+
     def read(self) -> bytes | None:
         with _errors("read the apply journal of", self._state_location):
+            client = self._kept or self._new_client()
             try:
-                return bytes(self._blob.download_blob().readall())
+                # Not a download that may 404: its error leaves the streamed response, and its socket, open.
+                if client.get_blob_properties().size == 0:
+                    return b""
+                return bytes(client.download_blob().readall())
             except ResourceNotFoundError:
                 return None
+            finally:
+                if client is not self._kept:
+                    client.close()
 
     def create(self, data: bytes) -> None:
         with self._lock, _errors("write the apply journal of", self._state_location):
-            self._blob.create_append_blob()
-            result = self._blob.append_block(data)
+            client = self._client()
+            client.create_append_blob()
+            result = client.append_block(data)
             self._etag = str(result["etag"])
 
     def append(self, data: bytes) -> None:
         with self._lock, _errors("write the apply journal of", self._state_location):
             try:
-                result = self._blob.append_block(data, etag=self._etag, match_condition=MatchConditions.IfNotModified)
+                result = self._client().append_block(
+                    data, etag=self._etag, match_condition=MatchConditions.IfNotModified
+                )
             except (ResourceModifiedError, ResourceNotFoundError):
                 raise StateConflict(
                     f"{self.location}: this run's apply journal was replaced by another run (was the lock broken?); "
@@ -352,7 +387,7 @@ class AppendBlobJournal:
 
     def remove(self) -> None:
         with self._lock, _errors("empty the apply journal of", self._state_location):
-            self._blob.create_append_blob()  # an empty journal is none; deleting would need one more permission
+            self._client().create_append_blob()  # an empty journal is none; deleting would need one more permission
             self._etag = None
 
 
