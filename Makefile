@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install azurite demo test check wheel-check lint types pytest bench bench-graph bench-spec bench-export bench-apply bench-plan bench-explain bench-status schemas clean
+.PHONY: install azurite demo test check wheel-check lint types pytest bench bench-graph bench-spec bench-export bench-apply bench-apply-requests bench-plan bench-explain bench-status schemas clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench-export: install
 	$(PY) bench/export_adopt.py
 
 bench-apply: install
+	$(PY) bench/apply_scale.py
+
+bench-apply-requests: install
 	$(PY) bench/apply_requests.py
 
 bench-plan: install

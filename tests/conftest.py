@@ -45,6 +45,22 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
+def intents_in(journal_file: Path) -> list[dict[str, Any]]:
+    """The unsettled intents of an apply journal file as it is now ([] when there is none)."""
+    try:
+        data = journal_file.read_bytes()
+    except FileNotFoundError:
+        return []
+    intents: dict[str, dict[str, Any]] = {}
+    for line in data[: data.rfind(b"\n") + 1].splitlines():
+        record = json.loads(line)
+        if record["t"] == "intent":
+            intents[record["intent"]["id"]] = record["intent"]
+        elif record["t"] == "settle":
+            intents.pop(record["id"], None)
+    return list(intents.values())
+
+
 def msal_token(conn: dict[str, Any], role: str, credential: Any = None) -> dict[str, Any]:
     tenant = conn["tenants"][role]
     http = MsalHttpClient(tls(conn["ca_file"]))

@@ -1,20 +1,22 @@
-"""The applier: executes a plan's changes in a safe order, saving state as each piece completes.
+"""The applier: executes a plan's changes in a safe order, recording progress in the state's journal.
 
 Order: mapping creates and updates (task starts need them), cancels, starts, mapping deletes, then
-the state-only changes (adopt, forget). Before every task POST an intent is written and flushed to
-the state; after it the intent is replaced by the task id. A run that dies in between leaves the
-intent, and the next run resolves it by looking the task up by its source key — never by posting
-again. On a failure the independent remainder still runs; failures are reported with the address
-and the service's message.
+the state-only changes (adopt, forget). Before every task POST an intent is appended to the state's
+intent journal and made durable; after it a record settles the intent with the task id. A run that
+dies in between leaves the intent, and the next run resolves it by looking the task up by its source
+key — never by posting again. On a failure the independent remainder still runs; failures are
+reported with the address and the service's message.
 
-Task work goes in chunks of ``CHUNK``: one save stores the intents of a whole chunk before any of its
-POSTs leaves, one save records its outcomes. A save rewrites the whole state (megabytes for a large
-estate; a blob upload on the Azure backend), so saving per change would make a 10,000-start wave
-write the state 20,000 times.
+Progress goes to the journal (``reconciler.apply.recorder``): small records, many intents per fsync,
+compacted into the state by one whole-state write at the end of the run, so recording costs what the
+changes cost, not what the state weighs. Task starts run in a sliding window: ``parallelism`` workers
+each take the next source as soon as their previous POST is answered, so the Graph scheduler's
+concurrency never drops to zero between groups.
 
-Just before a chunk's POSTs, every source of the chunk is read again (batched, 20 per ``$batch``): a
-plan can be days old, and another tool may have started a task for one of its sources since. Such a
-task is adopted, never joined by a second one; a source that cannot be read is not started at all.
+Just before its POST, every source is read again (batched, 20 per ``$batch``, a group or two ahead of
+the workers): a plan can be days old, and another tool may have started a task for one of its sources
+since. Such a task is adopted, never joined by a second one; a source that cannot be read is not
+started at all.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from functools import partial
 from typing import Any
 
 from reconciler.apply import params
+from reconciler.apply.recorder import Recorder
 from reconciler.graph.client import GraphClient, MappingWrite, TaskKey
 from reconciler.graph.errors import (
     AmbiguousMalformedResponse,
@@ -42,12 +45,15 @@ from reconciler.kinds import TASK_KINDS
 from reconciler.plan.model import Action, Change, Plan
 from reconciler.plan.projections import values_digest
 from reconciler.state.backend import StateBackend
+from reconciler.state.journal import JournalStore
 from reconciler.state.model import ResourceState, State
 
 Emit = Callable[[dict[str, Any]], None]
-CHUNK = 100  # task changes per save; also the most intents a crash can leave for the next run to resolve
-# Mapping writes are idempotent upserts: one lost with a crash is found equal (adopted) by the next plan.
-MAPPING_SAVE_EVERY = 500
+REREAD_GROUP = 20  # sources per pre-start re-read: one $batch
+REREAD_AHEAD = 3  # groups read ahead of the workers: enough to keep them busy, few enough to stay "just before"
+# Mapping results are flushed to the journal this often; they need no fsync before anything (a mapping write
+# is an idempotent upsert: one lost with a crash is found equal, and adopted, by the next plan).
+MAPPING_FLUSH_EVERY = 500
 # The pre-start re-read. Only the request-count benchmark turns it off, in its own process, to measure
 # what it costs; nothing a user sets reaches it.
 PRESTART_READ = True
@@ -141,6 +147,7 @@ class Applier:
         parallelism: int = 10,
         emit: Emit = lambda event: None,
         report: ApplyReport | None = None,
+        journal: JournalStore | None = None,
     ) -> None:
         self.graph = graph
         self.backend = backend
@@ -153,12 +160,13 @@ class Applier:
         self.report = report if report is not None else ApplyReport()
         self.halted: ServiceUnreachableError | None = None
         self.on_finished: Callable[[int], None] = lambda n: None
+        self.recorder = Recorder(backend, state, journal if journal is not None else backend.journal())
 
     # -- state -------------------------------------------------------------------------------------
 
     def save(self) -> None:
-        self.state.serial += 1
-        self.backend.write(self.state)
+        """A whole-state write, compacting the journal: a handful per run."""
+        self.recorder.save()
 
     def _record(self, change: Change, **fields: Any) -> None:
         resource = self.state.resources.get(change.address) or ResourceState(change.kind, change.key)
@@ -168,6 +176,16 @@ class Applier:
         for name, value in fields.items():
             setattr(resource, name, value)
         self.state.resources[change.address] = resource
+        self.recorder.record({"t": "set", "address": change.address, "resource": resource.to_json()})
+
+    def _drop(self, address: str) -> None:
+        self.state.resources.pop(address, None)
+        self.recorder.record({"t": "rm", "address": address})
+
+    def _settle(self, intent: dict[str, Any]) -> None:
+        """The intent's outcome is recorded (or its POST was never sent): it leaves the journal."""
+        self.state.journal = [i for i in self.state.journal if i["id"] != intent["id"]]
+        self.recorder.record({"t": "settle", "id": intent["id"]})
 
     def _ok(self, change: Change, **extra: Any) -> None:
         action = extra.pop("action", change.action.value)
@@ -236,32 +254,14 @@ class Applier:
         self.emit({"type": "apply_start", "changes": len(changes)})
         await self._mappings([*by[Action.CREATE], *by[Action.UPDATE]], remove=False)
         cancelled_for_replace: set[str] = set()
-        for chunk in _chunks(by[Action.CANCEL] + by[Action.REPLACE]):
-            if self.halted:
-                break
-            await self._bounded([partial(self._cancel, c, cancelled_for_replace) for c in chunk])
-            self.save()
+        await self._each(by[Action.CANCEL] + by[Action.REPLACE], partial(self._cancel, cancelled=cancelled_for_replace))
         starts = (
             by[Action.START]
             + by[Action.RESTART]
             + [c for c in by[Action.REPLACE] if c.address in cancelled_for_replace]
         )
-        for chunk in _chunks(starts):
-            if self.halted:
-                break
-            chunk = await self._reread(chunk)
-            if self.halted:
-                break
-            intents = {c.address: self._intent(c) for c in chunk}
-            self.state.journal.extend(intents.values())
-            self.save()  # every intent of the chunk is stored before any of its POSTs leaves
-            await self._bounded([partial(self._start, c, intents[c.address]) for c in chunk])
-            self.save()
-        for chunk in _chunks(by[Action.VALIDATE]):
-            if self.halted:
-                break
-            await self._bounded([partial(self._validate, c) for c in chunk])
-            self.save()
+        await self._starts(starts)
+        await self._each(by[Action.VALIDATE], self._validate)
         if not self.halted:
             deletes = await self._free_to_delete(by[Action.DELETE], plan.options.get("override_mapping_holds", False))
             await self._mappings(deletes, remove=True)
@@ -277,7 +277,7 @@ class Applier:
                 self._record(change, last_applied=dict(change.after or {}))
             self._ok(change)
         for change in by[Action.FORGET]:
-            self.state.resources.pop(change.address, None)
+            self._drop(change.address)
             self._ok(change)
         # protect follows the spec for every address still in it; a removed address keeps its last flag.
         for address, resource in self.state.resources.items():
@@ -296,22 +296,76 @@ class Applier:
         self.save()
         return self.report
 
-    async def _bounded(self, jobs: list[Callable[[], Awaitable[None]]]) -> None:
-        """Run the jobs, at most ``parallelism`` at once. Each coroutine is made only when its turn comes,
-        so an interrupted run leaves no coroutine that was created and never awaited."""
-        gate = asyncio.Semaphore(self.parallelism)
+    async def _workers(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``parallelism`` copies of ``work`` (each takes items until there are none); the first error
+        stops the others. No coroutine is made before its turn, so an interrupted run leaves none unawaited."""
+        tasks = [asyncio.ensure_future(work()) for _ in range(self.parallelism)]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
-        async def run(job: Callable[[], Awaitable[None]]) -> None:
-            async with gate:
+    async def _each(self, changes: list[Change], job: Callable[[Change], Awaitable[None]]) -> None:
+        """``job`` for every change, at most ``parallelism`` at once, a new one as soon as one finishes."""
+        todo = iter(changes)
+
+        async def work() -> None:
+            for change in todo:
+                if self.halted:
+                    return
                 self.report.in_flight += 1
-                await job()
-                # Not in a finally: a job cut off by Ctrl-C stays counted as begun (its intent is kept).
+                await job(change)
+                # Not in a finally: a job cut off by Ctrl-C stays counted as begun.
                 self.report.in_flight -= 1
 
-        await asyncio.gather(*(run(j) for j in jobs))
+        if changes:
+            await self._workers(work)
+
+    async def _starts(self, starts: list[Change]) -> None:
+        """The task POSTs in a sliding window. A feeder re-reads the sources 20 at a time a few groups ahead;
+        each worker makes its next intent durable (group commit with the others), then POSTs."""
+        if not starts:
+            return
+        ready: asyncio.Queue[Change | None] = asyncio.Queue(maxsize=REREAD_AHEAD * REREAD_GROUP)
+
+        async def feed() -> None:
+            for i in range(0, len(starts), REREAD_GROUP):
+                if self.halted:
+                    break
+                for change in await self._reread(starts[i : i + REREAD_GROUP]):
+                    await ready.put(change)
+            for _ in range(self.parallelism):
+                await ready.put(None)
+
+        async def work() -> None:
+            while (change := await ready.get()) is not None:
+                if self.halted:
+                    continue  # drained unsent: counted as not attempted
+                self.report.in_flight += 1
+                intent = self._intent(change)
+                self.state.journal.append(intent)
+                await self.recorder.durable({"t": "intent", "intent": intent})  # before the POST leaves
+                await self._start(change, intent)
+                self.report.in_flight -= 1
+
+        feeder = asyncio.ensure_future(feed())
+        workers = asyncio.ensure_future(self._workers(work))
+        try:
+            await asyncio.wait({feeder, workers}, return_when=asyncio.FIRST_EXCEPTION)
+            if feeder.done() and feeder.exception() is None:
+                await workers
+            else:
+                raise feeder.exception() if feeder.done() else workers.exception()  # type: ignore[misc]
+        finally:
+            for task in (feeder, workers):
+                task.cancel()
+            await asyncio.gather(feeder, workers, return_exceptions=True)
 
     async def _reread(self, chunk: list[Change]) -> list[Change]:
-        """Read each source of the chunk again, batched, just before its POSTs; answer the changes still to
+        """Read each source of the group again, batched, just before its POSTs; answer the changes still to
         start. A task that appeared since the plan was made is adopted; a source that cannot be read is
         failed unsent (the next run retries): a start is never sent blind."""
         if not PRESTART_READ or not chunk:
@@ -428,19 +482,19 @@ class Applier:
                 change = by_key[result.key.lower()]
                 if result.ok:
                     if remove:
-                        self.state.resources.pop(change.address, None)
+                        self._drop(change.address)
                     else:
                         self._record(change, last_applied=dict(change.after or {}))
                     self._ok(change)
                 else:
                     self._fail(change, result.error or "failed")
                 pending += 1
-                if pending >= MAPPING_SAVE_EVERY:  # save as work completes, not only at the end
-                    self.save()
+                if pending >= MAPPING_FLUSH_EVERY:  # recorded as work completes, not only at the end
+                    await self.recorder.flush()
                     pending = 0
-            self.save()
+            await self.recorder.flush()
 
-    async def _cancel(self, change: Change, cancelled_for_replace: set[str]) -> None:
+    async def _cancel(self, change: Change, cancelled: set[str]) -> None:
         if self.halted:
             return
         if not change.task_id:
@@ -452,7 +506,7 @@ class Applier:
             self._fail(change, error)
             return
         if change.action is Action.REPLACE:
-            cancelled_for_replace.add(change.address)
+            cancelled.add(change.address)
             self.report.replace_cancels += 1
             return  # the start half follows
         self._record(change, task_id=change.task_id, last_applied={**(change.before or {}), "status": "cancelled"})
@@ -474,10 +528,10 @@ class Applier:
         }
 
     async def _start(self, change: Change, intent: dict[str, Any]) -> None:
-        """One task POST whose intent is already stored; the caller saves the outcome with its chunk."""
+        """One task POST whose intent is durable; its outcome is recorded in the journal."""
         task: MigrationTask | None = None
         if self.halted:  # its intent goes: this POST is never sent
-            self.state.journal = [i for i in self.state.journal if i["id"] != intent["id"]]
+            self._settle(intent)
             return
         try:
             task = await self.graph.create_task(params.task_parameters(change))
@@ -494,23 +548,23 @@ class Applier:
         except Conflict as error:
             # The service refused a second task: one appeared between the re-read and this POST.
             other = await self._lookup(change)
-            self.state.journal = [i for i in self.state.journal if i["id"] != intent["id"]]
+            self._settle(intent)
             if other is None:
                 self._fail(change, error)
             else:
                 self._adopt_instead(change, other)
             return
         except GraphError as error:
-            self.state.journal = [i for i in self.state.journal if i["id"] != intent["id"]]
+            self._settle(intent)
             self._fail(change, error)
             return
-        self.state.journal = [i for i in self.state.journal if i["id"] != intent["id"]]
         self._record(
             change,
             task_id=task.id,
             attempt=self.attempt_of(change.address),
             last_applied={**(change.after or {}), "status": task.status.value},
         )
+        self._settle(intent)
         self._ok(change)
 
     async def _lookup(self, change: Change) -> MigrationTask | None:
@@ -550,7 +604,3 @@ def _refused(error: Exception | str) -> bool:
     """A 4xx answer other than throttling: the service refused the request as it was written."""
     status = getattr(error, "status", None)
     return isinstance(status, int) and 400 <= status < 500 and status not in (401, 408, 429)
-
-
-def _chunks(changes: list[Change]) -> list[list[Change]]:
-    return [changes[i : i + CHUNK] for i in range(0, len(changes), CHUNK)]

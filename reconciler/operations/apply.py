@@ -105,6 +105,7 @@ async def run_apply(
                 parallelism=options.parallelism,
                 emit=emit,
                 report=report,
+                journal=backend.journal(),
             )
             if saved is not None:
                 _check_fresh(saved, ws, state)

@@ -1,9 +1,9 @@
 """What every run shares: Graph opened for a workspace, the state held under its lock, the progress meter.
 
 ``connect`` resolves the workspace's credential references and builds the ``GraphClient`` for both
-tenants; ``locked_state`` takes the backend's lock, reads the state, and (when the body says it changed
-it) bumps the serial and writes it back before releasing the lock, so no run writes a state it did not
-read under the lock.
+tenants; ``locked_state`` takes the backend's lock, reads the state (compacting an interrupted apply's
+journal into it first), and (when the body says it changed it) bumps the serial and writes it back
+before releasing the lock, so no run writes a state it did not read under the lock.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from reconciler.graph.client import GraphClient
 from reconciler.graph.config import GraphSettings
 from reconciler.graph.refresh import RefreshRequest, refresh
 from reconciler.observed import Observed
-from reconciler.state.backend import StateBackend
+from reconciler.state.backend import StateBackend, compact_pending
 from reconciler.state.model import State
 from reconciler.workspace.connection import Connection, resolve_connection
 from reconciler.workspace.loader import Workspace
@@ -77,6 +77,7 @@ def locked_state(backend: StateBackend, operation: str, timeout: float = 0.0) ->
     lock = backend.lock(operation, timeout)
     try:
         held = Held(backend.read())
+        compact_pending(backend, held.state)  # an interrupted apply's journal goes into the state first
         yield held
         if held.changed:
             held.state.serial += 1

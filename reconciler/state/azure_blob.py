@@ -12,10 +12,16 @@
   SDK retried is recognised by reading the blob back.
 * An absent blob and an empty one are both "no state yet" (locking creates the empty blob: a lease
   needs a blob).
+* Apply's intent journal is an append blob beside the state blob (``<blob>.journal``,
+  ``reconciler.state.journal``): each group of records is one Append Block, durable once acknowledged,
+  and conditional on the journal's ETag as this run last left it, so a run whose journal was compacted
+  and replaced under it (its lock broken) cannot append. Removing the journal empties it (the same SAS
+  permissions as the state: no delete needed); an empty journal is no journal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -44,6 +50,7 @@ from reconciler.state.backend import (
     new_lock_info,
     serialize,
 )
+from reconciler.state.journal import pending, remove_compacted
 from reconciler.state.model import State, StateError
 from reconciler.workspace.config import AzureBlobStateConfig
 
@@ -104,6 +111,7 @@ class AzureBlobBackend:
         self._stop_renewing = threading.Event()
         self._renewer: threading.Thread | None = None
         self.renew_error: str | None = None  # why renewal stopped early, if it did
+        self._journal = AppendBlobJournal(blob, self.location)
 
     @property
     def location(self) -> str:
@@ -118,10 +126,13 @@ class AzureBlobBackend:
             except ResourceNotFoundError as exc:
                 self._container_missing(exc)
                 self._version = None
-                return State()
+                return pending(State(), self._journal, self.location)
             data = download.readall()
             self._version = download.properties.etag
-        return _parse(data, self.location)
+        return pending(_parse(data, self.location), self._journal, self.location)
+
+    def journal(self) -> AppendBlobJournal:
+        return self._journal
 
     def write(self, state: State) -> None:
         if self._held is None or self._lease is None:
@@ -155,6 +166,7 @@ class AzureBlobBackend:
                     raise StateConflict(self._lost_message()) from None
                 raise
         self._version = str(result["etag"])
+        remove_compacted(state, self._journal)
 
     def _landed(self, data: bytes) -> str | None:
         """The blob's ETag if it holds exactly ``data`` (our own write, retried after a lost response)."""
@@ -244,9 +256,11 @@ class AzureBlobBackend:
     def abandon(self) -> None:
         """Stop renewing without releasing: what a crashed run leaves behind (for tests and drills)."""
         self._stop_renewal()
+        self._journal.close()
 
     def release(self, lock: LockInfo) -> None:
         self._stop_renewal()
+        self._journal.close()
         lease, held = self._lease, self._held
         self._lease = self._held = None
         if lease is None or held is None or held.id != lock.id:
@@ -298,30 +312,110 @@ class AzureBlobBackend:
                 f"{self._blob.container_name} --account-name {self._blob.account_name} --auth-mode login)"
             ) from None
 
-    @contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
-        try:
-            yield
-        except (ServiceRequestError, ServiceResponseError) as exc:
+    def _errors(self, doing: str) -> contextlib.AbstractContextManager[None]:
+        return _errors(doing, self.location)
+
+
+class AppendBlobJournal:
+    """The intent journal as an append blob beside the state blob."""
+
+    def __init__(self, state_blob: BlobClient, state_location: str) -> None:
+        # Not the backend: a reference cycle would leave connections to the garbage collector.
+        self._state_blob = state_blob
+        self._kept: BlobClient | None = None
+        self._state_location = state_location
+        self._location = state_location + ".journal"
+        self._etag: str | None = None  # as this run's last create or append left it
+        self._lock = threading.Lock()
+
+    @property
+    def location(self) -> str:
+        return self._location
+
+    def _client(self) -> BlobClient:
+        """The journal blob's own client, kept while this run holds the lock and closed by ``close``."""
+        if self._kept is None:
+            self._kept = self._new_client()
+        return self._kept
+
+    def _new_client(self) -> BlobClient:
+        # A client of its own, closed explicitly: one that shared the state client's connections would tie
+        # them into reference cycles, and the garbage collector would drop their sockets unclosed.
+        blob = self._state_blob
+        url = blob.url
+        query = ""
+        if "?" in url:
+            url, query = url.split("?", 1)
+            query = "?" + query
+        return BlobClient.from_blob_url(url + ".journal" + query, credential=blob.credential)
+
+    def close(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.close()
+
+    def read(self) -> bytes | None:
+        with _errors("read the apply journal of", self._state_location):
+            client = self._kept or self._new_client()
+            try:
+                # Not a download that may 404: its error leaves the streamed response, and its socket, open.
+                if client.get_blob_properties().size == 0:
+                    return b""
+                return bytes(client.download_blob().readall())
+            except ResourceNotFoundError:
+                return None
+            finally:
+                if client is not self._kept:
+                    client.close()
+
+    def create(self, data: bytes) -> None:
+        with self._lock, _errors("write the apply journal of", self._state_location):
+            client = self._client()
+            client.create_append_blob()
+            result = client.append_block(data)
+            self._etag = str(result["etag"])
+
+    def append(self, data: bytes) -> None:
+        with self._lock, _errors("write the apply journal of", self._state_location):
+            try:
+                result = self._client().append_block(
+                    data, etag=self._etag, match_condition=MatchConditions.IfNotModified
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                raise StateConflict(
+                    f"{self.location}: this run's apply journal was replaced by another run (was the lock broken?); "
+                    "nothing more is sent. Plan again"
+                ) from None
+            self._etag = str(result["etag"])
+
+    def remove(self) -> None:
+        with self._lock, _errors("empty the apply journal of", self._state_location):
+            self._client().create_append_blob()  # an empty journal is none; deleting would need one more permission
+            self._etag = None
+
+
+@contextmanager
+def _errors(doing: str, location: str) -> Iterator[None]:
+    try:
+        yield
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise StateError(f"cannot {doing} the state {location}: the storage account did not answer ({exc})") from None
+    except HttpResponseError as exc:
+        code = _code(exc)
+        answer = f"HTTP {exc.status_code} {code}: {_first_line(exc)}"
+        if isinstance(exc, ClientAuthenticationError) or code in ("AuthenticationFailed", "AuthorizationFailure"):
             raise StateError(
-                f"cannot {doing} the state {self.location}: the storage account did not answer ({exc})"
+                f"cannot {doing} the state {location}: the storage account refused the credentials "
+                f"({answer}). Check state.auth: the connection string's key, the SAS token (not expired), or "
+                "the identity DefaultAzureCredential found"
             ) from None
-        except HttpResponseError as exc:
-            code = _code(exc)
-            answer = f"HTTP {exc.status_code} {code}: {_first_line(exc)}"
-            if isinstance(exc, ClientAuthenticationError) or code in ("AuthenticationFailed", "AuthorizationFailure"):
-                raise StateError(
-                    f"cannot {doing} the state {self.location}: the storage account refused the credentials "
-                    f"({answer}). Check state.auth: the connection string's key, the SAS token (not expired), or "
-                    "the identity DefaultAzureCredential found"
-                ) from None
-            if exc.status_code == 403:
-                raise StateError(
-                    f"cannot {doing} the state {self.location}: access denied ({answer}). A SAS token needs the "
-                    "read, add, create and write permissions on the container; an Entra identity needs the role "
-                    "Storage Blob Data Contributor on it"
-                ) from None
-            raise StateError(f"cannot {doing} the state {self.location}: {answer}") from None
+        if exc.status_code == 403:
+            raise StateError(
+                f"cannot {doing} the state {location}: access denied ({answer}). A SAS token needs the "
+                "read, add, create and write permissions on the container; an Entra identity needs the role "
+                "Storage Blob Data Contributor on it"
+            ) from None
+        raise StateError(f"cannot {doing} the state {location}: {answer}") from None
 
 
 def _parse(data: bytes, location: str) -> State:

@@ -26,6 +26,7 @@ import orjson
 
 from reconciler.spec.diagnostics import excerpt
 from reconciler.state.identity import who
+from reconciler.state.journal import JournalStore
 from reconciler.state.model import State, StateError
 
 
@@ -98,12 +99,25 @@ class StateBackend(Protocol):
         """Where the state is, for messages: a path, or azure_blob://account/container/blob."""
         ...
 
-    def read(self) -> State: ...
+    def read(self) -> State:
+        """The stored state, with an apply journal a crashed run left folded in (``state.pending_journal``)."""
+        ...
+
     def write(self, state: State) -> None: ...
+    def journal(self) -> JournalStore:
+        """Where apply's intent journal for this state lives (``reconciler.state.journal``)."""
+        ...
+
     def lock(self, operation: str, timeout: float = 0.0) -> LockInfo: ...
     def release(self, lock: LockInfo) -> None: ...
     def unlock(self, lock_id: str) -> None: ...
     def holder(self) -> LockInfo | None: ...
+
+
+def compact_pending(backend: StateBackend, state: State) -> None:
+    """Under the lock, just after ``read``: write a journal a crashed apply left into the state and remove it."""
+    if state.pending_journal is not None:
+        backend.write(state)  # the read already counted the folded state as the next serial
 
 
 def new_lock_info(operation: str) -> LockInfo:

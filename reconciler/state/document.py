@@ -65,6 +65,7 @@ class StateDocument(_Strict):
     resources: dict[str, ResourceDocument] | None = None
     journal: list[JournalEntry] | None = None
     probes: dict[str, ProbeDocument] | None = None  # later than the first states: optional
+    journal_compacted: str | None = None
 
 
 def validate_state(data: dict[str, Any]) -> StateDocument:
@@ -73,6 +74,14 @@ def validate_state(data: dict[str, Any]) -> StateDocument:
         return StateDocument.model_validate(data)
     except ValidationError as exc:
         raise Damaged(first_fault(exc, keyed=_KEYED)) from None
+
+
+def validate_journal_entry(data: Any) -> JournalEntry:
+    """One intent as apply's journal file records it."""
+    try:
+        return JournalEntry.model_validate(data)
+    except ValidationError as exc:
+        raise Damaged(first_fault(exc, "intent.")) from None
 
 
 def validate_resource(data: Any, where: str = "") -> ResourceDocument:

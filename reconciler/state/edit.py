@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from reconciler.kinds import BY_NAME
 from reconciler.spec.desired import address, canonical_address, canonical_key
-from reconciler.state.backend import StateBackend
+from reconciler.state.backend import StateBackend, compact_pending
 from reconciler.state.model import StateError
 
 
@@ -22,6 +22,7 @@ def forget(backend: StateBackend, addresses: Iterable[str], lock_timeout: float 
     lock = backend.lock("state rm", lock_timeout)
     try:
         current = backend.read()
+        compact_pending(backend, current)
         missing = [a for a in wanted if a not in current.resources]
         if missing:
             raise StateError(f"not in the state: {', '.join(missing)}")

@@ -6,7 +6,9 @@ holds an OS-level lock on (``reconciler.state.oslock``: released by the operatin
 process dies, so a crash never needs manual repair), and ``state.json.lock``, the holder's id,
 operation, who, pid, host and start time, for the messages and for ``state unlock ID``. A holder named
 in ``state.json.lock`` on this machine whose OS lock is free is gone and is replaced; a holder on
-another machine, or a damaged ``state.json.lock``, still locks until ``state unlock``.
+another machine, or a damaged ``state.json.lock``, still locks until ``state unlock``. Apply's intent
+journal is ``state.json.journal`` beside it (``reconciler.state.journal``): a read folds a journal a
+crashed run left into the state it returns, and a write that compacted a journal removes it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from reconciler.atomic import atomic_write_text
 from reconciler.state import oslock
 from reconciler.state.backend import LockInfo, StateConflict, StateLocked, changed_message, new_lock_info, serialize
+from reconciler.state.journal import LocalJournal, pending, remove_compacted
 from reconciler.state.model import State, StateError
 
 
@@ -33,6 +36,7 @@ class LocalBackend:
         self._version: str | None = None  # digest of the file as last read or written; None: absent
         self._held: LockInfo | None = None
         self._fd: int | None = None  # the OS lock, while this run holds it
+        self._journal = LocalJournal(path.with_name(path.name + ".journal"))
 
     @property
     def location(self) -> str:
@@ -45,12 +49,15 @@ class LocalBackend:
             data = self.path.read_bytes()
         except FileNotFoundError:
             self._version = None
-            return State()
+            return pending(State(), self._journal, str(self.path))
         except OSError as exc:
             raise StateError(f"{self.path}: cannot read the state: {exc.strerror or type(exc).__name__}") from None
         state = State.parse(data, str(self.path))
         self._version = hashlib.sha256(data).hexdigest()  # the bytes parsed, not a second read
-        return state
+        return pending(state, self._journal, str(self.path))
+
+    def journal(self) -> LocalJournal:
+        return self._journal
 
     def _current_version(self) -> str | None:
         try:
@@ -73,6 +80,7 @@ class LocalBackend:
         data = serialize(state)
         atomic_write_text(self.path, data.decode("utf-8"), mode=0o600)
         self._version = hashlib.sha256(data).hexdigest()
+        remove_compacted(state, self._journal)
 
     def holder(self) -> LockInfo | None:
         try:

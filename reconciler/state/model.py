@@ -90,6 +90,11 @@ class State:
     journal: list[dict[str, Any]] = field(default_factory=list)  # intents of writes in flight (apply)
     written_by: str | None = None  # the reconciler version that last wrote it, as read (None: 0.1 or never written)
     probes: dict[str, Probe] = field(default_factory=dict)  # by lower-cased tenant id; absent in older states
+    # The id of the last apply journal folded into this state (``reconciler.state.journal``): a journal with
+    # that id is already compacted and only waits to be removed.
+    journal_compacted: str | None = None
+    # Not stored: the id of a journal a crashed run left, folded in by the read but not written yet.
+    pending_journal: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """The document as this version writes it (so it names this version)."""
@@ -101,6 +106,8 @@ class State:
             "resources": {address: r.to_json() for address, r in sorted(self.resources.items())},
             "journal": self.journal,
         }
+        if self.journal_compacted:
+            out["journal_compacted"] = self.journal_compacted
         if self.probes:  # written only once known, so a state without probes reads as before
             out["probes"] = {tenant: p.to_json() for tenant, p in sorted(self.probes.items())}
         return out
@@ -131,7 +138,7 @@ class State:
         resources = {address: ResourceState.of(r) for address, r in (doc.resources or {}).items()}
         journal: list[dict[str, Any]] = list(data.get("journal") or [])  # as written: a rerun reads all of it
         probes = {t.lower(): Probe(p.collection_reads, p.probed_at) for t, p in (doc.probes or {}).items()}
-        return cls(lineage, serial, resources, journal, doc.reconciler_version, probes)
+        return cls(lineage, serial, resources, journal, doc.reconciler_version, probes, doc.journal_compacted)
 
     @classmethod
     def parse(cls, data: bytes, source: str) -> State:

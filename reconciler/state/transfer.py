@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.state.backend import StateBackend
+from reconciler.state.backend import StateBackend, compact_pending
 from reconciler.state.model import State, StateError
 
 
@@ -69,6 +69,7 @@ def push(backend: StateBackend, incoming: State, source: str, force: bool, lock_
     lock = backend.lock("state push", lock_timeout)
     try:
         current = backend.read()
+        compact_pending(backend, current)  # what an interrupted apply recorded is part of the history compared
         reasons = push_refusals(incoming, current, source, backend.location)
         blocking = [r for r in reasons if "in flight" in r] if force else reasons
         if blocking:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Emulator, run_cli
+from tests.conftest import Emulator, intents_in, run_cli
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 
@@ -105,7 +105,7 @@ def test_kill_9_mid_apply_then_rerun_never_starts_a_task_twice(workspace: Path, 
             ]
         },
     )
-    state_file = workspace / ".reconciler" / "state.json"
+    journal_file = workspace / ".reconciler" / "state.json.journal"
     proc = subprocess.Popen(
         [sys.executable, "-m", "reconciler", "apply", str(workspace), "--auto-approve"],
         stdout=subprocess.DEVNULL,
@@ -114,14 +114,8 @@ def test_kill_9_mid_apply_then_rerun_never_starts_a_task_twice(workspace: Path, 
     )
     deadline = time.monotonic() + 60
     journal: list[Any] = []
-    while time.monotonic() < deadline:
-        if state_file.exists():
-            try:
-                journal = json.loads(state_file.read_text()).get("journal", [])
-            except json.JSONDecodeError:  # pragma: no cover - writes are atomic; a torn read would be a bug
-                raise
-            if journal:
-                break
+    while time.monotonic() < deadline and not journal:
+        journal = intents_in(journal_file)
         time.sleep(0.05)
     assert journal, "the apply never got to a task start"
     os.kill(proc.pid, signal.SIGKILL)
@@ -131,6 +125,7 @@ def test_kill_9_mid_apply_then_rerun_never_starts_a_task_twice(workspace: Path, 
     assert (workspace / ".reconciler" / "state.json.lock").exists(), "the dead run's lock is left behind"
     rerun = _cli("apply", str(workspace), "--auto-approve")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert not journal_file.exists(), "the rerun compacted the journal into the state"
     assert "an interrupted start" in rerun.stdout
     assert set(_tasks_by_source(emu).values()) == {1}, "no source got a second task"
     assert len(_tasks_by_source(emu)) == 8

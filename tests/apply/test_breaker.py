@@ -21,7 +21,7 @@ import pytest
 
 from reconciler.graph.errors import ServiceUnreachableError, UnreachableError
 from reconciler.graph.network import Breaker
-from tests.conftest import run_cli, start_emulator, stop_emulator, tls
+from tests.conftest import intents_in, run_cli, start_emulator, stop_emulator, tls
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 SLOW = {"latency_ms": 1000}
@@ -104,9 +104,11 @@ def _wait_for(predicate: Any, what: str, timeout: float = 60) -> None:
 
 
 def _journal(ws: Path) -> list[Any]:
+    """Intents in flight: in the journal file while apply runs, in the state once it compacted the journal."""
     state_file = ws / ".reconciler" / "state.json"
-    if not state_file.exists():
-        return []
+    in_file = intents_in(ws / ".reconciler" / "state.json.journal")
+    if in_file or not state_file.exists():
+        return in_file
     journal: list[Any] = json.loads(state_file.read_text()).get("journal", [])
     return journal
 

@@ -23,6 +23,7 @@ from reconciler.graph.client import TaskKey
 from reconciler.graph.errors import AmbiguousWriteError, Conflict
 from reconciler.graph.models import MigrationTask, TaskStatus
 from reconciler.plan.model import Action, Change, Plan
+from reconciler.state.journal import MemoryJournal
 from reconciler.state.model import State
 from tests.conftest import SITE_PARAMS, TASKS, Emulator, run_cli
 
@@ -327,7 +328,13 @@ def _change(action: Action, task_id: str | None = None) -> Change:
 
 def _applier(graph: _Graph, state: State | None = None) -> tuple[Applier, list[dict[str, Any]]]:
     events: list[dict[str, Any]] = []
-    applier = Applier(graph, _Backend(), state or State("lineage"), emit=events.append)  # type: ignore[arg-type]
+    applier = Applier(
+        graph,  # type: ignore[arg-type]
+        _Backend(),  # type: ignore[arg-type]
+        state or State("lineage"),
+        emit=events.append,
+        journal=MemoryJournal(),
+    )
     return applier, events
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.apply.test_no_second_start import _edit, _post_task, _site_task, _tasks_by_source
-from tests.conftest import Emulator, run_cli
+from tests.conftest import Emulator, intents_in, run_cli
 
 PLAN_LINE = re.compile(r"^Plan: (.*)\.$", re.M)
 APPLY_LINE = re.compile(r"^Apply complete! (.*)\.$", re.M)
@@ -149,8 +149,7 @@ def test_ctrl_c_mid_apply_ends_with_one_line_saves_state_and_a_rerun_converges(
     deadline = time.monotonic() + 60
     journal: list[Any] = []
     while time.monotonic() < deadline and not journal:
-        if state_file.exists():
-            journal = json.loads(state_file.read_text()).get("journal", [])
+        journal = intents_in(quickstart_workspace / ".reconciler" / "state.json.journal")
         time.sleep(0.05)
     assert journal, "the apply never got to a task start"
     time.sleep(0.3)  # the POSTs leave
@@ -166,6 +165,7 @@ def test_ctrl_c_mid_apply_ends_with_one_line_saves_state_and_a_rerun_converges(
     assert stderr.rstrip("\n").splitlines()[-1] == lines[0], "the run ends with that line"
     saved = json.loads(state_file.read_text())
     assert len(saved["journal"]) == 8, "the intents of the POSTs in flight are kept for the next run"
+    assert not (quickstart_workspace / ".reconciler" / "state.json.journal").exists(), "compacted into the state"
     assert len([a for a in saved["resources"] if "mapping" in a]) == 13, "what was done is saved"
     assert not (quickstart_workspace / ".reconciler" / "state.json.lock").exists(), "the lock is released"
 

@@ -244,3 +244,38 @@ def _overwrite_raw(store: Store, data: bytes) -> None:
         backend.path.write_bytes(data)
     else:
         backend._blob.upload_blob(data, overwrite=True)
+
+
+def test_an_interrupted_applys_journal_is_folded_on_read_and_removed_by_the_next_write(store: Store) -> None:
+    from reconciler.state.journal import encode, header_record
+
+    first = store.new()
+    _write(first, _state("user_mapping[a@x.com]"))
+    crashed = store.new()
+    lock = crashed.lock("apply")
+    state = crashed.read()
+    journal = crashed.journal()
+    header = header_record(state)
+    journal.create(encode(header))
+    resource = {"kind": "user_mapping", "key": "b@x.com", "last_applied": {}}
+    journal.append(encode({"t": "set", "address": "user_mapping[b@x.com]", "resource": resource}))
+    journal.append(encode({"t": "rm", "address": "user_mapping[a@x.com]"}) + b'{"t": "se')  # torn at the end
+    store.crash(crashed, lock)
+
+    seen = store.new().read()  # a reader sees what the crashed run recorded, and writes nothing
+    assert sorted(seen.resources) == ["user_mapping[b@x.com]"]
+    assert seen.serial == state.serial + 1
+    assert store.new().journal().read() is not None
+
+    survivor = store.new()
+    taken = survivor.lock("apply", timeout=store.crash_wait + 30)
+    try:
+        compacted = survivor.read()
+        survivor.write(compacted)  # what locked_state does first
+    finally:
+        survivor.release(taken)
+    assert not store.new().journal().read(), "compacted and removed (a blob journal is emptied)"
+    again = store.new().read()
+    assert sorted(again.resources) == ["user_mapping[b@x.com]"]
+    assert again.journal_compacted == header["id"]
+    assert again.serial == state.serial + 1
