@@ -122,13 +122,19 @@ class AzureBlobBackend:
     def read(self) -> State:
         with self._errors("read"):
             try:
-                download = self._blob.download_blob()
+                # A HEAD first: the SDK downloads an empty blob (a store locked but never written) by way of a
+                # 416 answer whose streamed response, and socket, it leaves open.
+                properties = self._blob.get_blob_properties()
+                if properties.size == 0:
+                    data, self._version = b"", str(properties.etag)
+                else:
+                    download = self._blob.download_blob()
+                    data, self._version = download.readall(), download.properties.etag
             except ResourceNotFoundError as exc:
+                _close(exc)
                 self._container_missing(exc)
                 self._version = None
                 return pending(State(), self._journal, self.location)
-            data = download.readall()
-            self._version = download.properties.etag
         return pending(_parse(data, self.location), self._journal, self.location)
 
     def journal(self) -> AppendBlobJournal:
@@ -154,6 +160,7 @@ class AzureBlobBackend:
                         match_condition=MatchConditions.IfNotModified,
                     )
             except (ResourceModifiedError, ResourceExistsError) as exc:
+                _close(exc)
                 if _code(exc) in _LEASE_LOST:
                     raise StateConflict(self._lost_message()) from None
                 landed = self._landed(data)
@@ -162,6 +169,7 @@ class AzureBlobBackend:
                 self._version = landed
                 return
             except HttpResponseError as exc:
+                _close(exc)
                 if exc.status_code == 412 and _code(exc) in _LEASE_LOST:
                     raise StateConflict(self._lost_message()) from None
                 raise
@@ -173,7 +181,8 @@ class AzureBlobBackend:
         try:
             download = self._blob.download_blob()
             return str(download.properties.etag) if download.readall() == data else None
-        except HttpResponseError:
+        except HttpResponseError as exc:
+            _close(exc)
             return None
 
     def _lost_message(self) -> str:
@@ -189,6 +198,7 @@ class AzureBlobBackend:
             try:
                 props = self._blob.get_blob_properties()
             except ResourceNotFoundError as exc:
+                _close(exc)
                 self._container_missing(exc)
                 return None
         if props.lease.state != "leased":
@@ -205,9 +215,11 @@ class AzureBlobBackend:
                 try:
                     lease.acquire(lease_duration=self.lease_seconds)
                     break
-                except ResourceNotFoundError:
+                except ResourceNotFoundError as exc:
+                    _close(exc)
                     self._ensure_blob()  # deleted between the two calls
                 except (ResourceExistsError, HttpResponseError) as exc:
+                    _close(exc)
                     if getattr(exc, "status_code", None) != 409:
                         raise
                     if time.monotonic() >= deadline:
@@ -241,6 +253,7 @@ class AzureBlobBackend:
             try:
                 lease.renew()
             except HttpResponseError as exc:
+                _close(exc)
                 if exc.status_code == 409 or _code(exc) in _LEASE_LOST:
                     self.renew_error = f"the lease could not be renewed: {_code(exc) or exc.status_code}"
                     return
@@ -281,6 +294,7 @@ class AzureBlobBackend:
                 # The lease id is the lock id: only that exact lease can be released this way.
                 BlobLeaseClient(self._blob, lease_id=lock_id).release()
             except HttpResponseError as exc:
+                _close(exc)
                 if exc.status_code in (400, 409, 412):
                     raise StateError(f"the lock on {self.location} has id {held.id}, not {lock_id}") from None
                 raise
@@ -293,14 +307,19 @@ class AzureBlobBackend:
     # -- helpers -----------------------------------------------------------------------------------
 
     def _ensure_blob(self) -> None:
+        # A HEAD first: the usual case (the blob is there) then leaves no error response holding a socket open.
+        if self._blob.exists():
+            return
         try:
             self._blob.upload_blob(b"", overwrite=False)
         except ResourceNotFoundError as exc:
+            _close(exc)
             self._container_missing(exc)
             raise
-        except (ResourceExistsError, ResourceModifiedError):
-            pass  # there already: the usual case
+        except (ResourceExistsError, ResourceModifiedError) as exc:
+            _close(exc)  # another run made it meanwhile
         except HttpResponseError as exc:
+            _close(exc)
             if exc.status_code not in (409, 412):
                 raise
 
@@ -362,7 +381,8 @@ class AppendBlobJournal:
                 if client.get_blob_properties().size == 0:
                     return b""
                 return bytes(client.download_blob().readall())
-            except ResourceNotFoundError:
+            except ResourceNotFoundError as exc:
+                _close(exc)
                 return None
             finally:
                 if client is not self._kept:
@@ -381,7 +401,8 @@ class AppendBlobJournal:
                 result = self._client().append_block(
                     data, etag=self._etag, match_condition=MatchConditions.IfNotModified
                 )
-            except (ResourceModifiedError, ResourceNotFoundError):
+            except (ResourceModifiedError, ResourceNotFoundError) as exc:
+                _close(exc)
                 raise StateConflict(
                     f"{self.location}: this run's apply journal was replaced by another run (was the lock broken?); "
                     "nothing more is sent. Plan again"
@@ -401,6 +422,7 @@ def _errors(doing: str, location: str) -> Iterator[None]:
     except (ServiceRequestError, ServiceResponseError) as exc:
         raise StateError(f"cannot {doing} the state {location}: the storage account did not answer ({exc})") from None
     except HttpResponseError as exc:
+        _close(exc)
         code = _code(exc)
         answer = f"HTTP {exc.status_code} {code}: {_first_line(exc)}"
         if isinstance(exc, ClientAuthenticationError) or code in ("AuthenticationFailed", "AuthorizationFailure"):
@@ -416,6 +438,15 @@ def _errors(doing: str, location: str) -> Iterator[None]:
                 "Storage Blob Data Contributor on it"
             ) from None
         raise StateError(f"cannot {doing} the state {location}: {answer}") from None
+
+
+def _close(exc: HttpResponseError) -> None:
+    """Close an error's response: left open, its socket outlives the exception and is finalized unclosed."""
+    response = getattr(exc, "response", None)
+    close = getattr(response, "close", None)
+    if callable(close):
+        with suppress(Exception):
+            close()
 
 
 def _parse(data: bytes, location: str) -> State:
