@@ -7,6 +7,7 @@ renderer reads, so text, Markdown and JSON cannot disagree.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -374,10 +375,8 @@ class Plan:
         return self.has_changes or bool(self.impossible)
 
     def counts(self) -> dict[str, int]:
-        out = {a.value: 0 for a in Action}
-        for change in self.changes:
-            out[change.action.value] += 1
-        return out
+        tally = Counter(change.action for change in self.changes)
+        return {a.value: tally[a] for a in Action}
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
