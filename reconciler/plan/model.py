@@ -91,7 +91,9 @@ WAITING = ("gate", "capacity")
 ONLY_PREFIX = "only_"
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen __init__ sets each field through object.__setattr__ (one per change, 120,000 in a large plan).
+# Nothing assigns to it; it hashes and compares as it did.
+@dataclass(slots=True, unsafe_hash=True)
 class Change:
     address: str
     kind: str
