@@ -66,3 +66,16 @@ def test_spec_digest_is_computed_only_when_read(monkeypatch: pytest.MonkeyPatch)
     assert result.to_json()["evidence"]["spec_digest"] == expected
     assert result.to_json()["evidence"]["spec_digest"] == expected
     assert calls == ["digest"]  # once, then kept
+
+
+@pytest.mark.parametrize(
+    ("targets", "excludes", "everything"),
+    [((), (), True), (("user_mapping[*]",), (), False), ((), ("site_migration[*]",), False)],
+)
+def test_a_selection_without_targets_or_excludes_selects_everything(
+    targets: tuple[str, ...], excludes: tuple[str, ...], everything: bool
+) -> None:
+    selection = Selection(targets, excludes)
+    assert selection.everything is everything
+    addresses = ['user_mapping["a@contoso.com"]', 'site_migration["https://contoso.sharepoint.com/sites/x"]']
+    assert all(selection(a) for a in addresses) is everything
