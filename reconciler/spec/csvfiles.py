@@ -117,7 +117,7 @@ def _rows(text: str, filename: str, diags: Diagnostics) -> Iterator[tuple[int, s
             if reader.line_num < start:  # pragma: no cover - csv always consumes the bad line
                 return
             continue
-        if not any(cell.strip() for cell in cells):
+        if not "".join(cells).strip():  # blank: every cell whitespace (no generator per row)
             continue
         yield start, lines[start - 1], cells
 
