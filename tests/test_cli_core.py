@@ -205,3 +205,24 @@ def test_starting_the_cli_loads_no_network_yaml_or_terminal_library() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert not {name.split(".")[0] for name in loaded} & {"httpx", "msal", "uvicorn", "rich", "pydantic", "ruamel"}
     assert not [name for name in loaded if name.startswith(("reconciler.emulator", "reconciler.graph"))]
+
+
+def test_plan_without_refresh_loads_no_graph_client(workspace: Path) -> None:
+    """`plan --no-refresh` reads no tenant: it plans and prints without loading httpx, msal or the Graph client."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from reconciler.cli.main import main\n"
+        "try:\n"
+        f"    main(['plan', {str(workspace)!r}, '--no-refresh'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "reconciler will perform the following actions" in done.stdout or "No changes." in done.stdout
+    loaded = done.stderr.rpartition("MODULES ")[2].split()
+    assert "reconciler.plan.planner" in loaded  # it did plan
+    assert not {name.split(".")[0] for name in loaded} & {"httpx", "msal", "uvicorn"}
+    assert not [name for name in loaded if name.startswith(("reconciler.emulator", "reconciler.graph.client"))]

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from reconciler.graph.config import GraphSettings
-from reconciler.graph.refresh import RefreshRequest
 from reconciler.kinds import TASK_KINDS
 from reconciler.observed import Observed
-from reconciler.operations import probing
-from reconciler.operations.common import Meter, NoMeter, connect
 from reconciler.plan.model import Plan
 from reconciler.plan.planner import plan
 from reconciler.plan.projections import (
@@ -28,8 +25,13 @@ from reconciler.plan.selection import Selection
 from reconciler.spec.desired import GROUP_MAPPING, USER_MAPPING, USER_MIGRATION, Desired, address, wave_key
 from reconciler.state.model import Probe, State
 from reconciler.workspace.config import DEFAULT_MAX_IN_FLIGHT
-from reconciler.workspace.connection import Connection
 from reconciler.workspace.loader import Workspace
+
+if TYPE_CHECKING:
+    # The Graph client (httpx, msal) is loaded only by a run that refreshes: plan --no-refresh never uses it.
+    from reconciler.graph.refresh import RefreshRequest
+    from reconciler.operations.common import Meter
+    from reconciler.workspace.connection import Connection
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ def refresh_request(desired: Desired, state: State, selection: Selection) -> Ref
     may start, and whether it may depends on capacity (every managed task in flight counts) and on its
     wave's gate (the migrations of the waves it follows): those are read too.
     """
+    from reconciler.graph.refresh import RefreshRequest
+
     request = RefreshRequest()
     managed: dict[str, dict[str, str | None]] = {}
     for resource in state.resources.values():
@@ -157,6 +161,10 @@ async def run_plan(
     ``fresh_probes``, which a saved plan carries so that its apply records them."""
     if not options.refresh:
         return plan_from_state(workspace, state, options)
+    from reconciler.graph.config import GraphSettings
+    from reconciler.operations import probing
+    from reconciler.operations.common import NoMeter, connect
+
     connection, client = connect(workspace, GraphSettings(max_concurrency=options.parallelism))
     ctx = context(workspace, connection, override_mapping_holds=options.override_mapping_holds, only=options.only)
     async with client as graph:

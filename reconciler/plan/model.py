@@ -7,6 +7,8 @@ renderer reads, so text, Markdown and JSON cannot disagree.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -89,7 +91,9 @@ WAITING = ("gate", "capacity")
 ONLY_PREFIX = "only_"
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen __init__ sets each field through object.__setattr__ (one per change, 120,000 in a large plan).
+# Nothing assigns to it; it hashes and compares as it did.
+@dataclass(slots=True, unsafe_hash=True)
 class Change:
     address: str
     kind: str
@@ -269,15 +273,55 @@ class PlanDiagnostic:
         return cls(data["severity"], data["summary"], data.get("detail", ""), data.get("address"))
 
 
-@dataclass(frozen=True)
 class Evidence:
-    """What the plan was computed from, so ``apply PLANFILE`` can refuse a stale plan."""
+    """What the plan was computed from, so ``apply PLANFILE`` can refuse a stale plan.
 
-    spec_digest: str
-    state_lineage: str
-    state_serial: int
-    refreshed: bool
-    observed_digest: str
+    The two digests may be given as functions: each is computed the first time it is read, so a plan that
+    is only printed as text (which shows neither) does not hash 100,000 items. A plan file or JSON output
+    reads them, and gets the same bytes as if they had been computed at once (planning does not change
+    the desired or observed values it hashes)."""
+
+    __slots__ = ("_observed_digest", "_spec_digest", "refreshed", "state_lineage", "state_serial")
+
+    def __init__(
+        self,
+        spec_digest: str | Callable[[], str],
+        state_lineage: str,
+        state_serial: int,
+        refreshed: bool,
+        observed_digest: str | Callable[[], str],
+    ) -> None:
+        self._spec_digest = spec_digest
+        self.state_lineage = state_lineage
+        self.state_serial = state_serial
+        self.refreshed = refreshed
+        self._observed_digest = observed_digest
+
+    @property
+    def spec_digest(self) -> str:
+        if not isinstance(self._spec_digest, str):
+            self._spec_digest = self._spec_digest()
+        return self._spec_digest
+
+    @property
+    def observed_digest(self) -> str:
+        if not isinstance(self._observed_digest, str):
+            self._observed_digest = self._observed_digest()
+        return self._observed_digest
+
+    def _key(self) -> tuple[str, str, int, bool, str]:
+        return (self.spec_digest, self.state_lineage, self.state_serial, self.refreshed, self.observed_digest)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Evidence) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        digests = (self._spec_digest, self._observed_digest)
+        spec, observed = (v if isinstance(v, str) else "<not computed>" for v in digests)
+        return f"Evidence({spec!r}, {self.state_lineage!r}, {self.state_serial!r}, {self.refreshed!r}, {observed!r})"
 
 
 @dataclass
@@ -333,10 +377,8 @@ class Plan:
         return self.has_changes or bool(self.impossible)
 
     def counts(self) -> dict[str, int]:
-        out = {a.value: 0 for a in Action}
-        for change in self.changes:
-            out[change.action.value] += 1
-        return out
+        tally = Counter(change.action for change in self.changes)
+        return {a.value: tally[a] for a in Action}
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {

@@ -7,6 +7,7 @@ changes in the same words.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -107,6 +108,7 @@ def format_value(value: Any) -> str:
     return _encode_value(value)
 
 
+@functools.lru_cache(maxsize=1024)  # a large plan repeats a few reasons (120,000 changes, a handful of texts)
 def one_line(text: str) -> str:
     # Reasons and summaries go into single-line headers (and Markdown list items); a newline would break them.
     return " ".join(text.split())
@@ -202,6 +204,38 @@ def change_block(change: Change) -> Block:
     return Block(header, SYMBOLS[change.action][0], change.kind, change.key, attrs, hidden, explained)
 
 
+# Shown whole (not as a diff), so not drawn by the new-object path of ``change_lines``.
+_WHOLE = frozenset({Action.ADOPT, Action.FORGET, Action.VALIDATE})
+
+
+def change_lines(change: Change, paint: Paint = _plain) -> list[str]:
+    """``block_lines(change_block(change), paint)``; a new object (nothing before, no explanation: every
+    mapping and start of a first plan) is drawn straight from the change, without the block in between."""
+    action = change.action
+    if change.before or change.explanation or action in _WHOLE:
+        return block_lines(change_block(change), paint)
+    after = change.after or {}
+    note = "  # forces replacement" if action is Action.REPLACE else ""
+    task_id = None if "task_id" in after else _task_id_attr(change)
+    reason = one_line(change.reason)
+    header = f"{change.address} {VERBS[action]}" + (f" ({reason})" if reason else "")
+    lines = [paint(f"  # {header}", _BOLD), f"{_symbols(paint)[action]} {change.kind} {format_value(change.key)} {{"]
+    width = max(map(len, after), default=0)
+    if task_id is not None:
+        width = max(width, len(task_id.name))
+    marks = _marks(paint)
+    plus = marks["+"]
+    string, encode = _encode_string, _encode_value  # format_value, inline: 500,000 values in a first plan
+    lines += [
+        f"      {plus} {name.ljust(width)} = {string(value) if type(value) is str else encode(value)}{note}"
+        for name, value in after.items()
+    ]
+    if task_id is not None:
+        lines.append(_attr_line(task_id, width, marks))
+    lines.append("    }")
+    return lines
+
+
 def drift_block(drift: Drift) -> Block:
     reason = one_line(drift.reason)
     verb = "has been deleted" if drift.after is None else "has changed"
@@ -218,12 +252,7 @@ def block_lines(block: Block, paint: Paint = _plain) -> list[str]:
     lines.append(f"{pad}{paint(block.symbol, symbol_color(block.symbol))} {block.kind} {format_value(block.key)} {{")
     width = max([len(a.name) for a in block.attrs], default=0)
     marks = _marks(paint)
-    for a in block.attrs:
-        if a.marker:
-            mark = marks.get(a.marker) or paint(a.marker, symbol_color(a.marker))
-            lines.append(f"      {mark} {a.name.ljust(width)} = {a.value}")
-        else:
-            lines.append(f"        {a.name.ljust(width)} = {a.value}")
+    lines += [_attr_line(a, width, marks) for a in block.attrs]
     if block.hidden:
         lines.append(f"        {hidden_note(block.hidden)}")
     if block.explanation:
@@ -233,7 +262,14 @@ def block_lines(block: Block, paint: Paint = _plain) -> list[str]:
     return lines
 
 
+def _attr_line(a: Attr, width: int, marks: dict[str, str]) -> str:
+    if a.marker:
+        return f"      {marks[a.marker]} {a.name.ljust(width)} = {a.value}"
+    return f"        {a.name.ljust(width)} = {a.value}"
+
+
 _MARKS: dict[Paint, dict[str, str]] = {}
+_SYMBOLS: dict[Paint, dict[Action, str]] = {}
 
 
 def _marks(paint: Paint) -> dict[str, str]:
@@ -242,6 +278,17 @@ def _marks(paint: Paint) -> dict[str, str]:
     if marks is None:
         marks = _MARKS[paint] = {m: paint(m, symbol_color(m)) for m in ("+", "-", "~")}
     return marks
+
+
+def _symbols(paint: Paint) -> dict[Action, str]:
+    """Each action's symbol as the first column of a block shows it (right-aligned in three columns, painted)."""
+    symbols = _SYMBOLS.get(paint)
+    if symbols is None:
+        symbols = _SYMBOLS[paint] = {
+            action: f"{' ' * (3 - len(symbol))}{paint(symbol, symbol_color(symbol))}"
+            for action, (symbol, _) in SYMBOLS.items()
+        }
+    return symbols
 
 
 @dataclass
@@ -498,7 +545,8 @@ def iter_text(plan: Plan, *, color: bool = False, compact: bool = False) -> Iter
                 title, *status = g.header_lines()
                 lines += [paint(title, _BOLD), *status, ""]
                 for change in g.changing:
-                    lines += [*block_lines(change_block(change), paint), ""]
+                    lines += change_lines(change, paint)
+                    lines.append("")
                     if len(lines) >= _PIECE_LINES:
                         yield "\n".join(lines) + "\n"
                         lines = []

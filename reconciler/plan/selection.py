@@ -30,6 +30,11 @@ class Selection:
         object.__setattr__(self, "_targets", tuple(address_glob(t) for t in self.targets))
         object.__setattr__(self, "_excludes", tuple(address_glob(e) for e in self.excludes))
 
+    @property
+    def everything(self) -> bool:
+        """No ``--target`` or ``--exclude``: every address is selected (callers can skip building them)."""
+        return not self._targets and not self._excludes
+
     def __call__(self, addr: str) -> bool:
         if self._targets and not any(t.match(addr) for t in self._targets):
             return False

@@ -117,13 +117,14 @@ def _rows(text: str, filename: str, diags: Diagnostics) -> Iterator[tuple[int, s
             if reader.line_num < start:  # pragma: no cover - csv always consumes the bad line
                 return
             continue
-        if not any(cell.strip() for cell in cells):
+        if not "".join(cells).strip():  # blank: every cell whitespace (no generator per row)
             continue
         yield start, lines[start - 1], cells
 
 
 def read_identity_map(text: str, filename: str, diags: Diagnostics, *, protect: bool | None = None) -> CsvItems:
     items = CsvItems()
+    organizations: set[str] = set()
     for number, (line, raw, cells) in enumerate(_rows(text, filename, diags)):
         kind = cells[0].strip().lower()
         # One locator per row, kept by the item it becomes; its columns matter only to field().
@@ -150,7 +151,7 @@ def read_identity_map(text: str, filename: str, diags: Diagnostics, *, protect: 
             continue
         values = [cell.strip() for cell in cells]
         if kind == "user":
-            fast = _user_row(values)
+            fast = _user_row(values, organizations)
             if fast is not None:
                 items.user_mappings.append(Sourced(fast, where, file_protect=protect))
                 continue
@@ -229,15 +230,18 @@ def read_migrations(
     return items
 
 
-def _user_row(values: list[str]) -> UserMappingRow | None:
-    """The row's mapping if every cell passes the model's checks, else None (the model then reports why)."""
+def _user_row(values: list[str], organizations: set[str]) -> UserMappingRow | None:
+    """The row's mapping if every cell passes the model's checks, else None (the model then reports why).
+    ``organizations`` holds the organization ids that passed in earlier rows (an identity map repeats one)."""
     _, organization, source, target, email, user_type = values
     if not (0 < len(source) <= _UPN_MAX and _UPN_MATCH(source) and 0 < len(target) <= _UPN_MAX and _UPN_MATCH(target)):
         return None
-    if email and not (len(email) <= _UPN_MAX and _UPN_MATCH(email)):
+    if email and email != target and not (len(email) <= _UPN_MAX and _UPN_MATCH(email)):
         return None
-    if organization and not _GUID_MATCH(organization):
-        return None
+    if organization and organization not in organizations:
+        if not _GUID_MATCH(organization):
+            return None
+        organizations.add(organization)
     member = _USER_TYPE_MEMBERS.get(user_type.lower()) if user_type else None
     if user_type and member is None:
         return None

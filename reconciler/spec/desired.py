@@ -100,7 +100,9 @@ KEY_FUNCTIONS: dict[str, Callable[[str], str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# Not frozen: a frozen __init__ sets each field through object.__setattr__ (100,000 rows of an identity map).
+# Nothing assigns to it; it hashes and compares as it did.
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class UserMapping:
     source_upn: str
     target_upn: str

@@ -67,7 +67,9 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True, slots=True, order=True)
+# Not frozen: a frozen __init__ sets each field through object.__setattr__ (two per item of a large spec).
+# Nothing assigns to it; it hashes and compares as it did.
+@dataclass(slots=True, order=True, unsafe_hash=True)
 class Position:
     line: int
     column: int
@@ -76,7 +78,9 @@ class Position:
         return {"line": self.line, "column": self.column}
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen __init__ sets each field through object.__setattr__ (one per item of a large spec).
+# Nothing assigns to it; it hashes and compares as it did.
+@dataclass(slots=True, unsafe_hash=True)
 class SourceRange:
     """Where something was written: a file and a start and end position in it."""
 

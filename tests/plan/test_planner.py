@@ -7,6 +7,8 @@ import dataclasses
 import pytest
 
 from reconciler.plan.planner import Selection, plan
+from reconciler.plan.render_text import render_text
+from reconciler.spec.desired import Desired
 from tests.plan import cases
 
 
@@ -43,3 +45,37 @@ def test_case(name: str) -> None:
     assert result.options == expect.get("options", {})
     if "after" in expect:
         assert result.changes[0].after == expect["after"]
+
+
+def test_spec_digest_is_computed_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The text plan shows no digest, so planning does not hash the spec; the JSON still carries it, the same."""
+    case = cases.load(cases.names()[0])
+    desired = cases.desired(case.get("desired", {}))
+    expected = desired.digest()
+    calls: list[str] = []
+    real = Desired.digest
+
+    def counted(self: Desired) -> str:
+        calls.append("digest")
+        return real(self)
+
+    monkeypatch.setattr(Desired, "digest", counted)
+    result = plan(desired, cases.observed(case.get("observed", {})), cases.state({}), cases.CONTEXT, Selection())
+    render_text(result, color=False)
+    assert calls == []
+    assert result.to_json()["evidence"]["spec_digest"] == expected
+    assert result.to_json()["evidence"]["spec_digest"] == expected
+    assert calls == ["digest"]  # once, then kept
+
+
+@pytest.mark.parametrize(
+    ("targets", "excludes", "everything"),
+    [((), (), True), (("user_mapping[*]",), (), False), ((), ("site_migration[*]",), False)],
+)
+def test_a_selection_without_targets_or_excludes_selects_everything(
+    targets: tuple[str, ...], excludes: tuple[str, ...], everything: bool
+) -> None:
+    selection = Selection(targets, excludes)
+    assert selection.everything is everything
+    addresses = ['user_mapping["a@contoso.com"]', 'site_migration["https://contoso.sharepoint.com/sites/x"]']
+    assert all(selection(a) for a in addresses) is everything

@@ -229,3 +229,34 @@ def test_renderers_are_pure(module: object) -> None:
         for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])
     }
     assert not imported & {"click", "rich", "os", "sys", "io", "pathlib", "subprocess"}
+
+
+def _new_objects() -> list[Change]:
+    """Changes drawn by change_lines' own path (nothing before), including the awkward ones."""
+    values = {"target": "t@fabrikam.com", "validate_only": False, "preferred_start": None, "n": 3, "tags": ["a"]}
+    out = []
+    for i, action in enumerate([Action.CREATE, Action.START, Action.RESTART, Action.REPLACE]):
+        for task_id in (None, "task-1"):
+            for after in (
+                values,
+                {"n": 3, "tags": ["a"]},
+                {},
+                None,
+                {"task_id": "x", "a_very_long_attribute_name": "v"},
+            ):
+                key = f"u{i}@contoso.com"
+                out.append(
+                    Change(
+                        f'k["{key}"]', "user_migration", key, action, "a\n reason ", None, after, "w1", None, task_id
+                    )
+                )
+    return out
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_change_lines_draws_every_change_as_its_block_does(color: bool) -> None:
+    paint = render_text_module._ansi if color else render_text_module._plain
+    changes = [c for p in PLANS.values() for c in p().changes if c.changing] + _new_objects()
+    for change in changes:
+        expected = render_text_module.block_lines(render_text_module.change_block(change), paint)
+        assert render_text_module.change_lines(change, paint) == expected, change
