@@ -126,6 +126,20 @@ def test_credentials_come_only_from_the_environment_and_a_missing_one_is_named()
         client_from_config(_config(auth={"type": "connection_string"}), {"AZURE_STORAGE_CONNECTION_STRING": "nonsense"})
 
 
+def test_client_options_reach_the_sdk_client() -> None:
+    # doctor asks for one attempt (retry_total=0): an unreachable account is then reported at once, not after
+    # the SDK's own retries.
+    config = _config(auth={"type": "connection_string"})
+    env = {"AZURE_STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=a2V5;"}
+    assert _retries(client_from_config(config, env, retry_total=0)) == 0
+    assert _retries(client_from_config(config, env)) > 0
+
+
+def _retries(client: BlobClient) -> int:
+    total: int = getattr(client._config.retry_policy, "total_retries")  # noqa: B009 (the SDK types it as any policy)
+    return total
+
+
 def test_azure_ad_is_the_default_and_uses_default_azure_credential() -> None:
     config = _config(account_url="https://acct.blob.core.windows.net", container="state", blob="prod.json")
     assert config.auth.type == "azure_ad"
