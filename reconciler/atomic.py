@@ -40,10 +40,10 @@ def atomic_write_chunks(path: Path, chunks: Iterable[str], *, mode: int | None =
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make the rename itself durable (POSIX); harmless where directories cannot be opened."""
     try:
         fd = os.open(directory, os.O_RDONLY)

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from reconciler.atomic import fsync_dir
 from reconciler.state.model import ResourceState, State, StateError
 
 FORMAT = 1
@@ -232,7 +233,7 @@ class LocalJournal:
                     os.unlink(tmp)
                 raise
             os.close(fd)
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
 
     def append(self, data: bytes) -> None:
@@ -258,7 +259,7 @@ class LocalJournal:
             self._close()
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
 
     def _close(self) -> None:
         if self._fd is not None:
@@ -287,16 +288,3 @@ class MemoryJournal:
 
     def remove(self) -> None:
         self.data = None
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - some filesystems refuse
-        pass
-    finally:
-        os.close(fd)
