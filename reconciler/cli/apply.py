@@ -6,7 +6,6 @@ the run saved its state on the way out.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from reconciler.cli.common import (
     format_option,
     load_ok,
     render_plan,
+    run_async,
     selection,
     selection_options,
     use_color,
@@ -134,7 +134,7 @@ def apply(
     )
     live = ApplyReport()
     try:
-        outcome = asyncio.run(run_apply(ws, options, confirm, emit, saved, Meter(enabled=not as_json), live))
+        outcome = run_async(run_apply(ws, options, confirm, emit, saved, Meter(enabled=not as_json), live))
     except KeyboardInterrupt:
         # The run saved its state on the way out (intents of POSTs in flight included); one line, no trace.
         click.echo(live.interrupted_line(), err=True)

@@ -8,13 +8,20 @@ instead of reading keys; where a tenant does not answer collection reads it exit
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
 import click
 
-from reconciler.cli.common import REPROBE_OPTION, WORKSPACE_ARGUMENT, echo_json, format_option, load_ok, read_state
+from reconciler.cli.common import (
+    REPROBE_OPTION,
+    WORKSPACE_ARGUMENT,
+    echo_json,
+    format_option,
+    load_ok,
+    read_state,
+    run_async,
+)
 from reconciler.cli.progress import Meter
 
 UNSUPPORTED_EXIT = 3  # export --all: a tenant does not answer collection reads
@@ -63,7 +70,7 @@ def export(
     keys = None if every else read_keys(keys_file) if keys_file else workspace_keys(ws, state)
     meter = Meter(enabled=output == "text")
     try:
-        result = asyncio.run(
+        result = run_async(
             run_export(ws, keys, out_dir or ws.root, force=force, meter=meter, state=state, reprobe=reprobe)
         )
     except CollectionReadsUnsupported as exc:

@@ -6,12 +6,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 import click
 
-from reconciler.cli.common import LOCK_TIMEOUT_OPTION, WORKSPACE_OPTION, echo_json, format_option, load_ok
+from reconciler.cli.common import LOCK_TIMEOUT_OPTION, WORKSPACE_OPTION, echo_json, format_option, load_ok, run_async
 from reconciler.cli.progress import Meter
 
 
@@ -25,7 +24,7 @@ def import_(addresses: tuple[str, ...], workspace: str, lock_timeout: float, out
     from reconciler.operations.importing import run_import
 
     ws = load_ok(workspace, "nothing was imported")
-    result = asyncio.run(run_import(ws, list(addresses), lock_timeout, Meter(enabled=output == "text")))
+    result = run_async(run_import(ws, list(addresses), lock_timeout, Meter(enabled=output == "text")))
     if output == "json":
         echo_json({"imported": result.imported, "problems": result.problems})
     else:

@@ -6,7 +6,6 @@ or the spec asks for edits the service cannot carry out (``Plan.pending``).
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 import sys
 from pathlib import Path
@@ -30,6 +29,7 @@ from reconciler.cli.common import (
     open_workspace,
     read_state,
     render_plan,
+    run_async,
     selection,
     selection_options,
     use_color,
@@ -119,7 +119,7 @@ def plan(
             meter = Meter(enabled=output == "text")
             held.append(await run_plan(ws, state, options, meter, fresh_probes))
 
-        asyncio.run(planned())
+        run_async(planned())
         result, ctx = held[0]
     else:
         result, ctx = plan_from_state(ws, state, options)

@@ -3,7 +3,6 @@ in any report format, with ``--fail-on`` for alerting from a scheduled job."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from datetime import timedelta
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import WORKSPACE_ARGUMENT, format_option, load_ok, read_state
+from reconciler.cli.common import WORKSPACE_ARGUMENT, format_option, load_ok, read_state, run_async
 
 FAIL_ON_EXIT = 2  # the status was read and shows what --fail-on names; 1 stays "could not read it"
 FLAGS = ("failed", "stuck", "overdue")
@@ -86,7 +85,7 @@ def status(
     state_now = read_state(ws)
     tty = sys.stdout.isatty()
     while True:
-        report = asyncio.run(read_status(ws, state_now, stuck_after))
+        report = run_async(read_status(ws, state_now, stuck_after))
         text = render(report, output)
         if out_file is not None:
             write_report(out_file, text)

@@ -34,6 +34,10 @@ class Action(StrEnum):
     WAIT = "wait"  # in flight; nothing to do
     NO_OP = "no-op"
 
+    # str's own hash, in C: Enum's is a Python method, called on each of the million lookups of a large plan's
+    # actions in dicts and sets. A member equals its value, so hashing as it is also keeps hash and == agreeing.
+    __hash__ = str.__hash__
+
 
 # Terraform-compatible ``actions`` arrays, for tools that read Terraform's plan JSON.
 TERRAFORM_ACTIONS: dict[Action, list[str]] = {

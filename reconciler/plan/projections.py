@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.kinds import TaskKind
@@ -37,7 +37,21 @@ class PlanContext:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:  # equal instants in other zones write other offsets: not from the cache
+        return value.isoformat().replace("+00:00", "Z")
+    text = _ISO.get(value)
+    if text is None:
+        text = value.isoformat().replace("+00:00", "Z")
+        if len(_ISO) < _ISO_KEPT:
+            _ISO[value] = text
+    return text
+
+
+# A wave's start times (UTC) are shared by thousands of its migrations: each is written out once, not per migration.
+_ISO_KEPT = 4096
+_ISO: dict[datetime, str] = {}
 
 
 # -- mappings -------------------------------------------------------------------------------------
@@ -46,7 +60,7 @@ def _iso(value: datetime | None) -> str | None:
 def user_mapping_values(m: UserMapping, ctx: PlanContext) -> dict[str, Any]:
     values: dict[str, Any] = {
         "target_upn": m.target_upn.lower(),
-        "user_type": m.user_type.value,
+        "user_type": m.user_type._value_,  # the member's value, without the enum descriptor (100,000 rows)
         "source_organization_id": (m.source_organization_id or ctx.source_tenant_id).lower(),
     }
     if m.target_email:

@@ -79,7 +79,7 @@ NOTICED = IRREVERSIBLE | DESTRUCTIVE  # what a reviewer must see by address even
 _GREEN, _YELLOW, _RED, _CYAN, _BOLD = "32", "33", "31", "36", "1"
 _SYMBOL_COLORS = {"+": _GREEN, ">": _GREEN, ">>": _GREEN, "~": _YELLOW, "-": _RED, "x": _RED, "-/+": _RED}
 _KNOWN_AFTER_APPLY = "(known after apply)"
-_PIECE_LINES = 4096  # lines per piece of iter_text: large enough that writing them costs little per line
+_PIECE_ENTRIES = 512  # lines or changes per piece of iter_text: enough that writing them costs little per change
 
 Paint = Callable[[str, str], str]
 
@@ -204,36 +204,51 @@ def change_block(change: Change) -> Block:
     return Block(header, SYMBOLS[change.action][0], change.kind, change.key, attrs, hidden, explained)
 
 
-# Shown whole (not as a diff), so not drawn by the new-object path of ``change_lines``.
+# Shown whole (not as a diff), so not drawn by the new-object path of ``change_text``.
 _WHOLE = frozenset({Action.ADOPT, Action.FORGET, Action.VALIDATE})
 
 
-def change_lines(change: Change, paint: Paint = _plain) -> list[str]:
-    """``block_lines(change_block(change), paint)``; a new object (nothing before, no explanation: every
-    mapping and start of a first plan) is drawn straight from the change, without the block in between."""
+def change_text(change: Change, paint: Paint = _plain) -> str:
+    """``block_lines(change_block(change), paint)`` as text, each line ending with a newline. A new object
+    (nothing before, no explanation: every mapping and start of a first plan) is drawn straight from the
+    change, without the block in between, its attribute names padded once per shape of object."""
     action = change.action
     if change.before or change.explanation or action in _WHOLE:
-        return block_lines(change_block(change), paint)
+        return "\n".join(block_lines(change_block(change), paint)) + "\n"
     after = change.after or {}
     note = "  # forces replacement" if action is Action.REPLACE else ""
     task_id = None if "task_id" in after else _task_id_attr(change)
-    reason = one_line(change.reason)
-    header = f"{change.address} {VERBS[action]}" + (f" ({reason})" if reason else "")
-    lines = [paint(f"  # {header}", _BOLD), f"{_symbols(paint)[action]} {change.kind} {format_value(change.key)} {{"]
-    width = max(map(len, after), default=0)
-    if task_id is not None:
-        width = max(width, len(task_id.name))
-    marks = _marks(paint)
-    plus = marks["+"]
+    names = tuple(after)
+    shape = (paint, names, task_id is not None)
+    drawn = _NEW_OBJECT_PREFIXES.get(shape)
+    if drawn is None:
+        width = max(map(len, names), default=0)
+        if task_id is not None:
+            width = max(width, len(task_id.name))
+        plus = _marks(paint)["+"]
+        drawn = ([f"      {plus} {name.ljust(width)} = " for name in names], width)
+        if len(_NEW_OBJECT_PREFIXES) < _SHAPES_KEPT:
+            _NEW_OBJECT_PREFIXES[shape] = drawn
+    prefixes, width = drawn
     string, encode = _encode_string, _encode_value  # format_value, inline: 500,000 values in a first plan
-    lines += [
-        f"      {plus} {name.ljust(width)} = {string(value) if type(value) is str else encode(value)}{note}"
-        for name, value in after.items()
-    ]
+    body = "".join(
+        [
+            f"{prefix}{string(value) if type(value) is str else encode(value)}{note}\n"
+            for prefix, value in zip(prefixes, after.values(), strict=True)
+        ]
+    )
     if task_id is not None:
-        lines.append(_attr_line(task_id, width, marks))
-    lines.append("    }")
-    return lines
+        body += _attr_line(task_id, width, _marks(paint)) + "\n"
+    reason = one_line(change.reason)
+    header = f"  # {change.address} {VERBS[action]}" + (f" ({reason})" if reason else "")
+    return (
+        f"{paint(header, _BOLD)}\n{_symbols(paint)[action]} {change.kind} {format_value(change.key)} {{\n{body}    }}\n"
+    )
+
+
+# A plan has a handful of shapes of new object (one per kind and set of attributes); the bound is a safeguard.
+_SHAPES_KEPT = 256
+_NEW_OBJECT_PREFIXES: dict[tuple[Paint, tuple[str, ...], bool], tuple[list[str], int]] = {}
 
 
 def drift_block(drift: Drift) -> Block:
@@ -545,9 +560,8 @@ def iter_text(plan: Plan, *, color: bool = False, compact: bool = False) -> Iter
                 title, *status = g.header_lines()
                 lines += [paint(title, _BOLD), *status, ""]
                 for change in g.changing:
-                    lines += change_lines(change, paint)
-                    lines.append("")
-                    if len(lines) >= _PIECE_LINES:
+                    lines.append(change_text(change, paint))  # its lines and the blank line after it
+                    if len(lines) >= _PIECE_ENTRIES:
                         yield "\n".join(lines) + "\n"
                         lines = []
     lines += _impossible_lines(plan, paint, compact)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ _GROUP_FIELDS = ("source_organization_id", "source_group_id", "target_group_id",
 _USER_COLUMN_OF = {name: index + 1 for index, name in enumerate(_USER_FIELDS)}
 _GROUP_COLUMN_OF = {name: index + 1 for index, name in enumerate(_GROUP_FIELDS)}
 _COLUMN_OF = {"user": _USER_COLUMN_OF, "group": _GROUP_COLUMN_OF}
+_NO_COLUMNS: dict[str, int] = {}  # never written to: the columns of a row that is neither kind
 _USER_NAMES = dict(zip(_USER_FIELDS, USER_COLUMNS[1:], strict=True))
 _GROUP_NAMES = dict(zip(_GROUP_FIELDS, GROUP_COLUMNS[1:], strict=True))
 
@@ -103,23 +105,29 @@ class CsvItems:
 
 def _rows(text: str, filename: str, diags: Diagnostics) -> Iterator[tuple[int, str, list[str]]]:
     """(line, first physical line, cells) of every non-blank row; malformed rows become diagnostics."""
-    # The physical lines as csv would read them from the file; a row starts at the line after those read so far.
+    # The physical lines as csv would read them from the file (split at \r, \n and \r\n, endings kept).
     lines = io.StringIO(text, newline="").readlines()
-    reader = csv.reader(lines, strict=True)
-    while True:
-        start = reader.line_num + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            diags.error(f"CSV syntax error: {excerpt(exc)}", SourceRange.at(filename, max(start, reader.line_num)))
-            if reader.line_num < start:  # pragma: no cover - csv always consumes the bad line
-                return
-            continue
+    rest = iter(lines)
+    line = 0  # lines consumed so far
+    for raw in rest:
+        start = line + 1
+        if '"' not in raw and "\x00" not in raw:
+            # Unquoted: the row is this line, and its cells are what csv reads, split at the commas.
+            line = start
+            cells = raw.rstrip("\r\n").split(",")
+        else:
+            # A quoted cell may span lines: csv reads the row from here, taking lines from the same iterator.
+            reader = csv.reader(itertools.chain((raw,), rest), strict=True)
+            try:
+                cells = next(reader)
+            except csv.Error as exc:
+                line += reader.line_num
+                diags.error(f"CSV syntax error: {excerpt(exc)}", SourceRange.at(filename, line))
+                continue
+            line += reader.line_num
         if not "".join(cells).strip():  # blank: every cell whitespace (no generator per row)
             continue
-        yield start, lines[start - 1], cells
+        yield start, raw, cells
 
 
 def read_identity_map(text: str, filename: str, diags: Diagnostics, *, protect: bool | None = None) -> CsvItems:
@@ -128,7 +136,7 @@ def read_identity_map(text: str, filename: str, diags: Diagnostics, *, protect: 
     for number, (line, raw, cells) in enumerate(_rows(text, filename, diags)):
         kind = cells[0].strip().lower()
         # One locator per row, kept by the item it becomes; its columns matter only to field().
-        where = CsvRowLocator(filename, line, raw, _COLUMN_OF.get(kind, {}))
+        where = CsvRowLocator(filename, line, raw, _COLUMN_OF.get(kind, _NO_COLUMNS))
         if number == 0 and len(cells) > 1 and cells[1].strip().lower() == "sourcetenantcompanyid":
             diags.warning(
                 "header row ignored",
@@ -153,7 +161,7 @@ def read_identity_map(text: str, filename: str, diags: Diagnostics, *, protect: 
         if kind == "user":
             fast = _user_row(values, organizations)
             if fast is not None:
-                items.user_mappings.append(Sourced(fast, where, file_protect=protect))
+                items.user_mappings.append(Sourced(fast, where, protect))
                 continue
             data = _present(_USER_FIELDS, values[1:])
             if "user_type" in data:

@@ -18,6 +18,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.tag import Tag
 
 from reconciler.spec.diagnostics import Diagnostics, Position, SourceRange, excerpt
 
@@ -94,6 +95,7 @@ def _check_depth(text: str) -> None:
 _TAG = "tag:yaml.org,2002:"
 # What a spec can mean; tag:yaml.org,2002:python/..., binary, set, omap and the like are not among them.
 _CORE_TAGS = frozenset({"str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge"})
+_MERGE = _TAG + "merge"
 
 
 @dataclass(slots=True)
@@ -216,7 +218,7 @@ class _Builder:
         loc = _loc(node)
         if self.depth >= MAX_DEPTH:
             raise _TooDeep(loc)
-        tag = node.tag or ""
+        tag = _tag(node)
         if tag not in ("", "!") and (not tag.startswith(_TAG) or tag[len(_TAG) :] not in _CORE_TAGS):
             # Report it, then read the value as if untagged so the rest of the item is still checked.
             shown = "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
@@ -253,7 +255,7 @@ class _Builder:
         keys: dict[str, tuple[Loc, Loc]] = {}
         for key_node, value_node in node.value:
             key_loc = _loc(key_node)
-            if key_node.tag == _TAG + "merge":
+            if _tag(key_node) == _MERGE:
                 self.diags.error(
                     "merge keys (<<) are not supported",
                     key_loc.range(self.filename),
@@ -283,6 +285,19 @@ class _Builder:
         return values, loc
 
 
+def _tag(node: Node) -> str:
+    """``node.tag or ""``, read without the three calls ruamel's property makes (twice for each of 100,000
+    values of a large spec): a tag the composer resolved or was given is a ``Tag`` holding the whole tag text
+    as its suffix; one with a handle or an escape goes through the property."""
+    ctag: Tag | None = node.ctag  # None only if a tag was assigned None after composing
+    if ctag is None:
+        return ""
+    suffix = ctag.suffix
+    if ctag.handle is None and type(suffix) is str and "%" not in suffix:
+        return suffix
+    return node.tag or ""
+
+
 def _loc(node: Node) -> Loc:
     start, end = node.start_mark, node.end_mark
     return Loc(start.line + 1, start.column + 1, end.line + 1, end.column + 1)
@@ -300,7 +315,7 @@ _SPECIAL_FLOATS = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".na
 
 
 def _scalar(node: ScalarNode) -> Any:
-    tag, raw = node.tag or "", node.value
+    tag, raw = _tag(node), node.value
     if node.style not in (None, "", "?") or not tag.startswith(_TAG):
         # Quoted or block scalars are strings whatever they look like; so are plain scalars with a non-standard tag.
         return raw

@@ -232,7 +232,7 @@ def test_renderers_are_pure(module: object) -> None:
 
 
 def _new_objects() -> list[Change]:
-    """Changes drawn by change_lines' own path (nothing before), including the awkward ones."""
+    """Changes drawn by change_text's own path (nothing before), including the awkward ones."""
     values = {"target": "t@fabrikam.com", "validate_only": False, "preferred_start": None, "n": 3, "tags": ["a"]}
     out = []
     for i, action in enumerate([Action.CREATE, Action.START, Action.RESTART, Action.REPLACE]):
@@ -254,9 +254,9 @@ def _new_objects() -> list[Change]:
 
 
 @pytest.mark.parametrize("color", [False, True])
-def test_change_lines_draws_every_change_as_its_block_does(color: bool) -> None:
+def test_change_text_draws_every_change_as_its_block_does(color: bool) -> None:
     paint = render_text_module._ansi if color else render_text_module._plain
     changes = [c for p in PLANS.values() for c in p().changes if c.changing] + _new_objects()
     for change in changes:
         expected = render_text_module.block_lines(render_text_module.change_block(change), paint)
-        assert render_text_module.change_lines(change, paint) == expected, change
+        assert render_text_module.change_text(change, paint) == "\n".join(expected) + "\n", change

@@ -40,7 +40,7 @@ def test_text_pieces_join_to_the_golden_render(name: str, suffix: str, options: 
 def test_a_plan_of_thousands_of_changes_goes_out_in_several_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
     big = PLANS["big"]()
     pieces = list(iter_text(big))
-    monkeypatch.setattr(render_text, "_PIECE_LINES", 10**9)
+    monkeypatch.setattr(render_text, "_PIECE_ENTRIES", 10**9)
     (whole,) = iter_text(big)  # one piece: the text as it was rendered before it was streamed
     assert "".join(pieces) == whole
     assert len(pieces) > 5

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.spec import yamlsource
 from reconciler.spec.diagnostics import Diagnostics
 from reconciler.spec.yamlsource import C_LOADER, load_yaml, read_text
 
@@ -111,3 +112,40 @@ def test_read_text_reports_bad_utf8_and_drops_a_bom(tmp_path: Path) -> None:
     assert [d.render() for d in diags] == ["f.yaml:2:7: error: file is not valid UTF-8; byte 0xe9"]
     assert read_text(tmp_path / "missing.yaml", "missing.yaml", diags) is None
     assert diags.items[-1].render() == "missing.yaml:1:1: error: cannot read file: No such file or directory"
+
+
+_TAGGED = """\
+%TAG !e! tag:example.com,2000:app/
+---
+plain: text
+quoted: "1"
+number: 12
+flag: yes
+nothing: ~
+when: 2026-01-01T00:00:00Z
+explicit: !!str 5
+custom: !e!thing x
+escaped: !<tag:example.com,2000:a%21b> y
+twice: !<tag:example.com,2000:a%2541b> y
+local: !local z
+bare: ! w
+list: !!seq [1, !!int "2"]
+map: !!map {a: 1}
+<<: {b: 2}
+"""
+
+
+@pytest.mark.parametrize("pure", [False, True])
+def test_the_fast_tag_read_is_ruamel_s_tag(pure: bool) -> None:
+    """``_tag`` reads the composer's tag objects directly; it must give what ruamel's ``tag`` property gives."""
+    root = yamlsource.compose(_TAGGED, pure=pure)
+    assert root is not None
+    nodes, seen = [root], 0
+    while nodes:
+        node = nodes.pop()
+        seen += 1
+        assert yamlsource._tag(node) == (node.tag or ""), node
+        if isinstance(node.value, list):
+            for child in node.value:
+                nodes.extend(child if isinstance(child, tuple) else (child,))
+    assert seen > 30
