@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.spec import csvfiles
 from reconciler.spec.csvfiles import read_identity_map, read_migrations
@@ -236,3 +240,34 @@ def test_rows_after_a_quoted_newline_keep_their_own_line_and_columns() -> None:
     (carol,) = items.user_mappings
     assert str(carol.where.item) == "map.csv:4:1"
     assert carol.where.item.end.column == len(text.splitlines()[3]) + 1
+
+
+def _rows_as_csv_reads_them(text: str) -> tuple[list[tuple[int, str, list[str]]], list[str]]:
+    """The reference: one ``csv.reader`` over the whole file, each row at the line after those read before it."""
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(lines, strict=True)
+    rows: list[tuple[int, str, list[str]]] = []
+    errors: list[str] = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return rows, errors
+        except csv.Error as exc:
+            errors.append(f"f:{max(start, reader.line_num)}:1: CSV syntax error: {exc}")
+            continue
+        if "".join(cells).strip():
+            rows.append((start, lines[start - 1], cells))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", ",", '"', '""', "\n", "\r", "\r\n", " ", "\x00", "x,y"]), max_size=16))
+def test_rows_are_what_the_csv_module_reads(parts: list[str]) -> None:
+    """Lines without quotes are split at commas, the others read by csv: the same rows, lines and errors."""
+    text = "".join(parts)
+    diags = Diagnostics()
+    rows = list(csvfiles._rows(text, "f", diags))
+    expected_rows, expected_errors = _rows_as_csv_reads_them(text)
+    assert rows == expected_rows
+    assert [f"{d.range}: {d.summary}" for d in diags] == expected_errors
