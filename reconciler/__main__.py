@@ -1,6 +1,6 @@
 """Allow ``python -m reconciler``."""
 
-from reconciler.cli.main import main
+from reconciler.cli.main import run
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -47,7 +47,7 @@ def test_the_version_and_the_name_are_written_once() -> None:
     assert "version" in project["dynamic"]
     assert PROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "reconciler.__version__"}
     assert project["name"] == DISTRIBUTION
-    assert project["scripts"] == {"reconciler": "reconciler.cli.main:main"}
+    assert project["scripts"] == {"reconciler": "reconciler.cli.main:run"}
     assert f"/v{__version__}" in DOCS_URL
 
 

@@ -92,3 +92,11 @@ main.add_command(demo)
 main.add_command(doctor)
 main.add_command(force_unlock)
 main.add_command(completion)
+
+
+def run() -> None:
+    """The ``reconciler`` command (console script and ``python -m reconciler``): one command per process."""
+    from reconciler.gcpause import freeze_when_resumed
+
+    freeze_when_resumed()
+    main()

@@ -96,6 +96,8 @@ _TAG = "tag:yaml.org,2002:"
 # What a spec can mean; tag:yaml.org,2002:python/..., binary, set, omap and the like are not among them.
 _CORE_TAGS = frozenset({"str", "int", "float", "bool", "null", "map", "seq", "timestamp", "merge"})
 _MERGE = _TAG + "merge"
+_STR = _TAG + "str"
+_READ_TAGS = frozenset({"", "!"} | {_TAG + name for name in _CORE_TAGS})  # untagged, "!" and the core schema
 
 
 @dataclass(slots=True)
@@ -219,12 +221,12 @@ class _Builder:
         if self.depth >= MAX_DEPTH:
             raise _TooDeep(loc)
         tag = _tag(node)
-        if tag not in ("", "!") and (not tag.startswith(_TAG) or tag[len(_TAG) :] not in _CORE_TAGS):
+        if tag not in _READ_TAGS:
             # Report it, then read the value as if untagged so the rest of the item is still checked.
             shown = "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
             self.diags.error(f"unsupported YAML tag {excerpt(shown)}", loc.range(self.filename))
         if isinstance(node, ScalarNode):
-            return _scalar(node), loc
+            return _scalar(node, tag), loc
         if id(node) in self.active:
             self.diags.error("recursive alias: a value contains itself", loc.range(self.filename))
             return None, loc
@@ -314,8 +316,13 @@ def _kind(node: Node) -> str:
 _SPECIAL_FLOATS = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
 
 
-def _scalar(node: ScalarNode) -> Any:
-    tag, raw = _tag(node), node.value
+def _scalar(node: ScalarNode, tag: str | None = None) -> Any:
+    """The scalar's value; ``tag`` is ``_tag(node)`` when the caller has it already."""
+    raw = node.value
+    if tag is None:
+        tag = _tag(node)
+    if tag == _STR:
+        return raw  # most values of a spec: UPNs, URLs, names
     if node.style not in (None, "", "?") or not tag.startswith(_TAG):
         # Quoted or block scalars are strings whatever they look like; so are plain scalars with a non-standard tag.
         return raw
