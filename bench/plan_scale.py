@@ -14,6 +14,8 @@ another checkout of the project, run side by side in the same run on the same wo
   the checkouts taking turns run by run;
 * start-up: ``reconciler --version`` and ``--help`` against ``python -c 'import click, pydantic, ruamel.yaml'``.
 
+Each checkout's package is byte-compiled first, as an installed one is (pip compiles on install).
+
 Targets (issue 13, 2-core machine): plan under 4 s and 400 MiB, validate under 3 s, ``--version`` and
 ``--help`` within 2x of the bare imports. Figures are printed and written to bench/results/plan_scale.json.
 """
@@ -47,6 +49,8 @@ from reconciler.plan.planner import plan
 from reconciler.plan.selection import Selection
 from reconciler.plan.render_text import render_text
 from reconciler.cli.common import read_state, render_plan
+from reconciler import gcpause
+getattr(gcpause, "freeze_when_resumed", lambda: None)()  # as the CLI does, where it can
 times = {"import": time.perf_counter() - t0}
 def timed(name, fn):
     def wrapper(*args, **kwargs):
@@ -116,6 +120,11 @@ def measure(checkouts: dict[str, Path], workspace: Path, runs: int, startup_runs
     """Every checkout's phases, then the CLI commands round by round: each round runs each command once in
     every checkout in turn, so a change in the shared machine's load falls on all of them alike."""
     results: dict[str, dict[str, Any]] = {}
+    for checkout in checkouts.values():
+        # Byte-compiled first, as an installed package is: otherwise an environment with PYTHONDONTWRITEBYTECODE
+        # (or a read-only checkout) would compile every module again in every run, and start-up would say so.
+        env = {k: v for k, v in _env(checkout).items() if k != "PYTHONDONTWRITEBYTECODE"}
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "reconciler"], env=env, cwd=checkout, check=True)
     for name, checkout in checkouts.items():
         out = subprocess.run(
             [sys.executable, "-c", _PHASES, str(workspace)],

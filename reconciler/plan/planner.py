@@ -129,7 +129,8 @@ def _plan(
             managed_by_kind[resource.kind][resource.key] = resource
 
     def keys(kind: str, wanted: Iterable[str]) -> list[str]:
-        every = set(wanted) | set(managed_by_kind[kind])
+        managed = managed_by_kind[kind]
+        every = set(wanted).union(managed) if managed else wanted
         if select.everything:  # no address to build and match for each of 120,000 keys
             return sorted(every)
         return sorted(k for k in every if select(address(kind, k)))
@@ -247,15 +248,16 @@ def _mapping(
     flight: InFlight,
 ) -> None:
     addr = address(kind, key)
-    if (kind, key) in observed.errors:
+    if observed.errors and (kind, key) in observed.errors:
         b.error(addr, "Could not read the live object; nothing is planned for it", observed.errors[(kind, key)])
         return
-    if isinstance(seen, ObservedUserMapping):
-        seen_values: dict[str, Any] | None = observed_user_values(seen)
+    seen_values: dict[str, Any] | None = None
+    if seen is None:
+        pass  # not in the tenant (and each of 100,000 new mappings of a first plan skips the type checks)
+    elif isinstance(seen, ObservedUserMapping):
+        seen_values = observed_user_values(seen)
     elif isinstance(seen, ObservedGroupMapping):
         seen_values = observed_group_values(seen)
-    else:
-        seen_values = None
     if managed is not None and managed.last_applied and observed.refreshed:
         _drift(b, kind, key, addr, managed.last_applied, seen_values)
     if want is None:
