@@ -147,7 +147,9 @@ def control(conn: dict[str, Any], method: str, path: str, body: Any = None) -> A
 def write_workspace(ws: Path, conn: dict[str, Any], n: int) -> None:
     shutil.rmtree(ws, ignore_errors=True)
     ws.mkdir(parents=True)
-    shutil.copy(ROOT / "examples" / "quickstart" / "reconciler.yaml", ws / "reconciler.yaml")
+    config = (ROOT / "examples" / "quickstart" / "reconciler.yaml").read_text()
+    # Every start in one plan: the default cap (4,000 queued or in progress) would hold the rest for a later plan.
+    (ws / "reconciler.yaml").write_text(config + f"max_in_flight: {max(n, 1)}\n")
     (ws / ".reconciler").mkdir()
     (ws / ".reconciler" / "emulator.json").write_text(json.dumps(conn))
     src, dst = conn["tenants"]["source"]["domain"], conn["tenants"]["target"]["domain"]
