@@ -215,17 +215,12 @@ class GraphTransport:
                 await self._pause(wait, method, path, last_throttle)
                 continue
             self.breaker.succeeded()
-            self.server_date = response.headers.get("date") or self.server_date
-            log.debug(
-                "%s %s -> %d request-id=%s %d ms",
-                method,
-                url,
-                response.status_code,
-                response.headers.get("request-id", "-"),
-                _ms(started),
-            )
+            # One pass over the headers (lower-case names): each lookup in httpx's Headers scans them all.
+            answer_headers = dict(response.headers)
+            self.server_date = answer_headers.get("date") or self.server_date
             status = response.status_code
-            request_id = response.headers.get("request-id")
+            request_id = answer_headers.get("request-id")
+            log.debug("%s %s -> %d request-id=%s %d ms", method, url, status, request_id or "-", _ms(started))
             if status in RETRYABLE_STATUSES or (status >= 500 and status != 501):
                 body = _decode(response)
                 if not idempotent and status not in REFUSED_STATUSES:
@@ -238,11 +233,11 @@ class GraphTransport:
                         request_id=request_id,
                         client_request_id=client_request_id,
                     )
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                retry_after = parse_retry_after(answer_headers.get("retry-after"))
                 if status in RETRYABLE_STATUSES:
                     self.scheduler.throttled(retry_after)
                     self.stats["throttled"] += 1
-                    last_throttle = GraphResponse(status, body, dict(response.headers), request_id)
+                    last_throttle = GraphResponse(status, body, answer_headers, request_id)
                 if attempt >= self.settings.max_attempts:
                     raise error_for(method, path, status, body, request_id, client_request_id)
                 self.stats["retries"] += 1
@@ -253,11 +248,11 @@ class GraphTransport:
             self.scheduler.succeeded()
             if 200 <= status < 300:
                 body = _checked(response, method, url, idempotent)
-                return GraphResponse(status, body, dict(response.headers), request_id)
+                return GraphResponse(status, body, answer_headers, request_id)
             body = _decode(response)
             if status >= 400 and status not in accept:
                 raise error_for(method, path, status, body, request_id, client_request_id)
-            return GraphResponse(status, body, dict(response.headers), request_id)
+            return GraphResponse(status, body, answer_headers, request_id)
 
     async def _pause(self, seconds: float, method: str, path: str, last_throttle: GraphResponse | None) -> None:
         try:
