@@ -12,8 +12,10 @@ project measured side by side in the same run on the same world:
 2. ``apply p.json``: the write phase. Its Graph requests per endpoint against the floor (ceil(n/50)
    delta PATCHes, n task POSTs, ceil(n/20) pre-start ``$batch`` reads), the 429s the emulator
    answered and the seconds Retry-After held the run, the write phase (first request to last answer)
-   against its rate-limit floor, whole-state writes and their bytes, journal bytes, wall time and
-   peak RSS of the process; every source must then have exactly one task;
+   against its rate-limit floor, whole-state writes and their bytes, journal bytes, wall time, CPU
+   seconds of the process and of the emulator while it ran (each also per start: on a shared machine
+   the write phase is held to its floor only while both fit in the CPU they get), and peak RSS of
+   the process; every source must then have exactly one task;
 3. ``plan WS`` again, which must print "No changes.", timed.
 
 Then a sequential baseline, one request per item as a PowerShell loop would send them (a one-item
@@ -147,7 +149,9 @@ def control(conn: dict[str, Any], method: str, path: str, body: Any = None) -> A
 def write_workspace(ws: Path, conn: dict[str, Any], n: int) -> None:
     shutil.rmtree(ws, ignore_errors=True)
     ws.mkdir(parents=True)
-    shutil.copy(ROOT / "examples" / "quickstart" / "reconciler.yaml", ws / "reconciler.yaml")
+    config = (ROOT / "examples" / "quickstart" / "reconciler.yaml").read_text()
+    # Every start in one plan: the default cap (4,000 queued or in progress) would hold the rest for a later plan.
+    (ws / "reconciler.yaml").write_text(config + f"max_in_flight: {max(n, 1)}\n")
     (ws / ".reconciler").mkdir()
     (ws / ".reconciler" / "emulator.json").write_text(json.dumps(conn))
     src, dst = conn["tenants"]["source"]["domain"], conn["tenants"]["target"]["domain"]
@@ -182,13 +186,25 @@ def run_cli(checkout: Path, args: list[str], stats: Path | None, log: Path, time
     return {
         "exit": os.waitstatus_to_exitcode(status),
         "seconds": round(wall, 2),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_bytes": usage.ru_maxrss * 1024,
         "output": log.read_text(),
         **figures,
     }
 
 
-def one_checkout(name: str, checkout: Path, conn: dict[str, Any], work: Path, opts: argparse.Namespace) -> Any:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far (Linux /proc), or None where there is no /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_checkout(
+    name: str, checkout: Path, conn: dict[str, Any], work: Path, opts: argparse.Namespace, emulator_pid: int
+) -> Any:
     control(conn, "POST", "/reset")
     control(conn, "PUT", "/faults", faults(opts))
     ws = work / f"ws-{name}"
@@ -199,7 +215,10 @@ def one_checkout(name: str, checkout: Path, conn: dict[str, Any], work: Path, op
         raise SystemExit(f"{name}: plan exited {plan['exit']}: see {work / f'plan-{name}.log'}")
     control(conn, "DELETE", "/counters")
     stats = work / f"apply-{name}.json"
+    before = cpu_seconds(emulator_pid)
     applied = run_cli(checkout, ["apply", str(plan_file)], stats, work / f"apply-{name}.log", opts.timeout)
+    after = cpu_seconds(emulator_pid)
+    applied["emulator_cpu_seconds"] = round(after - before, 2) if before is not None and after is not None else None
     if applied["exit"] != 0:
         raise SystemExit(f"{name}: apply exited {applied['exit']}: see {work / f'apply-{name}.log'}")
     counters = control(conn, "GET", "/counters")
@@ -283,6 +302,10 @@ def floors(opts: argparse.Namespace) -> dict[str, Any]:
     return {"requests": requests, "write_phase_seconds": round(seconds, 2), "source_tokens": source_tokens}
 
 
+def _per_start(seconds: float | None, n: int) -> str:
+    return "n/a" if seconds is None else f"{seconds:.1f} s ({seconds * 1000 / max(n, 1):.2f})"
+
+
 def _mib(n: float) -> str:
     return f"{n / 2**20:.0f} MiB"
 
@@ -317,6 +340,8 @@ def report(results: dict[str, Any], floor: dict[str, Any], opts: argparse.Namesp
     row("whole-state writes", lambda r: f"{r['apply']['whole_state_writes']} ({_mib(r['apply']['whole_state_bytes'])})")
     row("journal bytes", lambda r: f"{r['apply']['journal_bytes'] / 2**20:.1f} MiB")
     row("apply wall time", lambda r: f"{r['apply']['seconds']:.1f} s")
+    row("apply CPU (ms per start)", lambda r: _per_start(r["apply"]["cpu_seconds"], opts.n))
+    row("emulator CPU in apply (ms/start)", lambda r: _per_start(r["apply"]["emulator_cpu_seconds"], opts.n))
     row("apply peak RSS", lambda r: _mib(r["apply"]["peak_rss_bytes"]))
     row("plan -out before (refresh)", lambda r: f"{r['plan_seconds']:.1f} s")
     row('plan after ("No changes.")', lambda r: f"{r['replan_seconds']:.1f} s")
@@ -358,7 +383,7 @@ def main() -> int:
         proc, conn = process.start_emulator(work, "--seed", str(seed), "--log-level", "critical", wait=180)
         try:
             for name, checkout in checkouts.items():
-                results[name] = one_checkout(name, checkout, conn, work, opts)
+                results[name] = one_checkout(name, checkout, conn, work, opts, proc.pid)
             control(conn, "PUT", "/faults", faults(opts))
             sample = max(1, min(opts.sample, opts.n))
             seconds = sequential(conn, opts.n + 1, sample)

@@ -16,7 +16,9 @@ concurrency never drops to zero between groups.
 Just before its POST, every source is read again (batched, 20 per ``$batch``, a group or two ahead of
 the workers): a plan can be days old, and another tool may have started a task for one of its sources
 since. Such a task is adopted, never joined by a second one; a source that cannot be read is not
-started at all.
+started at all. The intents of a group's starts are then made durable together (one append, one
+fsync, for up to 20 POSTs) before any of them leaves; the intents of POSTs a stopped run never sent
+are settled on the way out, and those a crash leaves are resolved by the next run's lookup.
 """
 
 from __future__ import annotations
@@ -325,29 +327,38 @@ class Applier:
             await self._workers(work)
 
     async def _starts(self, starts: list[Change]) -> None:
-        """The task POSTs in a sliding window. A feeder re-reads the sources 20 at a time a few groups ahead;
-        each worker makes its next intent durable (group commit with the others), then POSTs."""
+        """The task POSTs in a sliding window. A feeder re-reads the sources 20 at a time a few groups ahead
+        and makes the intents of a group's starts durable in one append (one fsync for up to 20 POSTs);
+        each worker takes the next start whose intent is durable and POSTs it."""
         if not starts:
             return
-        ready: asyncio.Queue[Change | None] = asyncio.Queue(maxsize=REREAD_AHEAD * REREAD_GROUP)
+        ready: asyncio.Queue[tuple[Change, dict[str, Any]] | None] = asyncio.Queue(maxsize=REREAD_AHEAD * REREAD_GROUP)
+        # Intents recorded whose POST no worker has taken yet: provably unsent, settled if the run stops.
+        unsent: dict[str, dict[str, Any]] = {}
 
         async def feed() -> None:
             for i in range(0, len(starts), REREAD_GROUP):
                 if self.halted:
                     break
-                for change in await self._reread(starts[i : i + REREAD_GROUP]):
-                    await ready.put(change)
+                group = [(change, self._intent(change)) for change in await self._reread(starts[i : i + REREAD_GROUP])]
+                for _change, intent in group:
+                    self.state.journal.append(intent)
+                    unsent[intent["id"]] = intent
+                    self.recorder.record({"t": "intent", "intent": intent})
+                await self.recorder.flush()  # the group's intents are durable before any of its POSTs leaves
+                for item in group:
+                    await ready.put(item)
             for _ in range(self.parallelism):
                 await ready.put(None)
 
         async def work() -> None:
-            while (change := await ready.get()) is not None:
+            while (item := await ready.get()) is not None:
+                change, intent = item
+                unsent.pop(intent["id"], None)
                 if self.halted:
-                    continue  # drained unsent: counted as not attempted
+                    self._settle(intent)  # drained unsent: counted as not attempted
+                    continue
                 self.report.in_flight += 1
-                intent = self._intent(change)
-                self.state.journal.append(intent)
-                await self.recorder.durable({"t": "intent", "intent": intent})  # before the POST leaves
                 await self._start(change, intent)
                 self.report.in_flight -= 1
 
@@ -363,6 +374,8 @@ class Applier:
             for task in (feeder, workers):
                 task.cancel()
             await asyncio.gather(feeder, workers, return_exceptions=True)
+            for intent in list(unsent.values()):  # the run stopped before these POSTs were taken: none was sent
+                self._settle(intent)
 
     async def _reread(self, chunk: list[Change]) -> list[Change]:
         """Read each source of the group again, batched, just before its POSTs; answer the changes still to

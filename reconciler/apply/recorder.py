@@ -2,10 +2,11 @@
 
 Every change the applier makes to the state in memory is also one small record for the journal
 (``reconciler.state.journal``). Most records are buffered and go out with the next append; an intent
-is *durable* before its task POST leaves: ``durable`` returns only once an append that holds it has
-been acknowledged (fsynced). Appends run in a worker thread while the event loop carries on, and
-whatever accumulated meanwhile goes out with the next one (group commit): many intents share one
-fsync, and no POST waits for more than the append in progress and its own. ``save`` is a whole-state
+is *durable* before its task POST leaves: the applier records the intents of a group of starts, and
+``flush`` returns only once an append that holds them has been acknowledged (fsynced), so up to 20
+intents share one fsync. Appends run in a worker thread while the event loop carries on, and
+whatever accumulated meanwhile goes out with the next one (group commit): no caller waits for more
+than the append in progress and its own. ``save`` is a whole-state
 write that compacts the journal: the state in memory holds every record, so the journal is removed
 and the next record starts a new one. A run makes a handful of those (the end of the run, Ctrl-C,
 the settling of a crashed run's intents), whatever the number of changes.
@@ -48,11 +49,6 @@ class Recorder:
             self._begin()
         self._buffer.append(encode(record))
         self._buffered += 1
-
-    async def durable(self, record: dict[str, Any]) -> None:
-        """Queue a record and return once it is durable."""
-        self.record(record)
-        await self.flush()
 
     async def flush(self) -> None:
         """Return once every record queued so far is durable."""

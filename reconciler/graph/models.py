@@ -8,6 +8,7 @@ camelCase, ``@odata.type`` on task parameters, no nulls.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -28,6 +29,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from reconciler.kinds import TaskKind
+
+_camel = functools.cache(to_camel)  # a regex per call otherwise, twice per enum field of every answer read
 
 ODATA_PREFIX: Final = "#microsoft.graph."
 USER_PARAMETERS: Final = "#microsoft.graph.sharePointUserMigrationTaskParameters"
@@ -119,12 +122,15 @@ class WireModel(BaseModel):
     def _tolerate_enums(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         unknown: dict[str, str] = {}
         if isinstance(data, dict) and cls._enum_fields:
-            data = dict(data)
+            original = data
             for name, enum in cls._enum_fields.items():
-                key = to_camel(name) if to_camel(name) in data else name
+                camel = _camel(name)
+                key = camel if camel in data else name
                 raw = data.get(key)
                 if not isinstance(raw, str) or raw in enum._value2member_map_:
                     continue
+                if data is original:  # copied only when a value is replaced: the caller's dict stays as sent
+                    data = dict(data)
                 folded = {m.value.lower(): m for m in enum}.get(raw.lower())
                 data[key] = folded if folded is not None else enum("unknownFutureValue")
                 unknown[name] = raw

@@ -103,3 +103,24 @@ def test_settings_refuse_impossible_values() -> None:
         GraphSettings(batch_size=21)
     with pytest.raises(ConfigError):
         GraphSettings(max_concurrency=2, min_concurrency=3)
+
+
+def test_httpcore_still_runs_on_asyncio_when_sniffio_is_missing() -> None:
+    """The transport records a missing sniffio once, so httpcore's per-request import fails fast; httpcore
+    must then still take its asyncio path (it falls back to asyncio when the import fails)."""
+    import importlib.util
+    import sys
+
+    import httpcore._synchronization as sync
+
+    import reconciler.graph.transport  # noqa: F401  (the import records the absence)
+
+    if importlib.util.find_spec("sniffio") is not None and sys.modules.get("sniffio") is not None:
+        assert sys.modules["sniffio"].__name__ == "sniffio"  # installed: imported normally, nothing recorded
+    else:
+        assert sys.modules.get("sniffio", "absent") is None
+
+    async def library() -> str:
+        return sync.current_async_library()
+
+    assert asyncio.run(library()) == "asyncio"
