@@ -365,11 +365,16 @@ class Applier:
         feeder = asyncio.ensure_future(feed())
         workers = asyncio.ensure_future(self._workers(work))
         try:
-            await asyncio.wait({feeder, workers}, return_when=asyncio.FIRST_EXCEPTION)
-            if feeder.done() and feeder.exception() is None:
+            # The first to end says how the run goes. The feeder ends first when all is well (it hands out the
+            # workers' stop markers last); the workers ending first means one failed or was cancelled, and the
+            # feeder, its queue full, would wait for them forever: it is cancelled below, in either case.
+            done, _ = await asyncio.wait({feeder, workers}, return_when=asyncio.FIRST_COMPLETED)
+            if feeder in done:
+                feeder.result()  # its error, if any (a cancelled feeder raises CancelledError)
                 await workers
             else:
-                raise feeder.exception() if feeder.done() else workers.exception()  # type: ignore[misc]
+                workers.result()  # their error, or CancelledError if a worker was cancelled
+                raise RuntimeError("the start workers stopped before every start was handed to them")
         finally:
             for task in (feeder, workers):
                 task.cancel()

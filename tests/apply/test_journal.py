@@ -248,6 +248,37 @@ def test_an_interrupted_run_keeps_only_the_intents_of_posts_it_took_and_the_reru
     assert len(service.posts) == len(set(service.posts)) == 100, "no source was posted twice"
 
 
+def test_a_worker_cancelled_on_its_own_ends_the_run_instead_of_leaving_the_feeder_waiting(tmp_path: Path) -> None:
+    """A worker task that ends cancelled (not the run) stops the starts; the feeder, its queue full, must not
+    be left waiting for workers that are gone. The intents of POSTs never taken are settled."""
+    path = tmp_path / "state.json"
+    service = Service()
+    victim = _site(3)
+
+    def cancelled(source: str) -> None:
+        if source == victim:
+            raise asyncio.CancelledError  # as if something cancelled this worker's task
+
+    service.check = cancelled
+    backend = Backend(path)
+    applier = Applier(service, backend, State(), journal=backend.journal(), parallelism=2)  # type: ignore[arg-type]
+    lock = backend.lock("apply")
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            # The guard only turns a hang into a failure (TimeoutError) instead of a stuck test run.
+            asyncio.run(asyncio.wait_for(applier.apply(_plan(200)), 30))
+    finally:
+        backend.release(lock)
+    kept = {intent["key"] for intent in _stored(path)["journal"]}
+    assert kept <= {*service.posts, victim}, f"intents of POSTs never taken were kept: {kept - set(service.posts)}"
+    assert len(service.posts) < 200
+
+    service.check = None
+    _run(path, service, _plan(200))
+    assert sorted(service.tasks) == sorted(_site(n) for n in range(200))
+    assert len(service.posts) == len(set(service.posts)) == 200, "no source was posted twice"
+
+
 def _journal_lines(state: State, *records: dict[str, Any]) -> bytes:
     header = {"t": "begin", "format": 1, "id": "j1", "lineage": state.lineage, "serial": state.serial}
     return b"".join(json.dumps(r).encode() + b"\n" for r in (header, *records))
