@@ -6,9 +6,9 @@
 Builds the workspace with examples/large/generate.py, then for this checkout (and, with ``--baseline``,
 another checkout of the project, run side by side in the same run on the same workspace):
 
-* in-process phases, in a fresh interpreter: import, read (YAML and CSV into validated items), resolve
-  (defaults, waves, cross-item checks), plan (``--no-refresh``: state's values as the observed ones,
-  spec digest included), render text, render JSON; with the peak RSS of that interpreter;
+* in-process phases, in a fresh interpreter (median of ``--runs``, the checkouts in turns): import, read
+  (YAML and CSV into validated items), resolve (defaults, waves, cross-item checks), plan (``--no-refresh``:
+  state's values as the observed ones), render text, render JSON; with the peak RSS of that interpreter;
 * the CLI end to end (median of ``--runs``): ``validate WS``, ``plan WS --no-refresh`` (text to a pipe)
   and ``plan WS --no-refresh -out FILE``, wall time, CPU time and peak RSS of the child (``os.wait4``),
   the checkouts taking turns run by run;
@@ -125,17 +125,21 @@ def measure(checkouts: dict[str, Path], workspace: Path, runs: int, startup_runs
         # (or a read-only checkout) would compile every module again in every run, and start-up would say so.
         env = {k: v for k, v in _env(checkout).items() if k != "PYTHONDONTWRITEBYTECODE"}
         subprocess.run([sys.executable, "-m", "compileall", "-q", "reconciler"], env=env, cwd=checkout, check=True)
-    for name, checkout in checkouts.items():
-        out = subprocess.run(
-            [sys.executable, "-c", _PHASES, str(workspace)],
-            env=_env(checkout),
-            cwd=checkout,
-            capture_output=True,
-            text=True,
-        )
-        if out.returncode != 0:
-            raise SystemExit(f"phases failed in {checkout}:\n{out.stderr[-2000:]}")
-        results[name] = {"phases": json.loads(out.stdout)}
+    phase_runs: dict[str, list[dict[str, float]]] = {name: [] for name in checkouts}
+    for _ in range(runs):  # in turns, as the CLI rounds below: the median of each phase is reported
+        for name, checkout in checkouts.items():
+            out = subprocess.run(
+                [sys.executable, "-c", _PHASES, str(workspace)],
+                env=_env(checkout),
+                cwd=checkout,
+                capture_output=True,
+                text=True,
+            )
+            if out.returncode != 0:
+                raise SystemExit(f"phases failed in {checkout}:\n{out.stderr[-2000:]}")
+            phase_runs[name].append(json.loads(out.stdout))
+    for name, phases in phase_runs.items():
+        results[name] = {"phases": {key: statistics.median_low(run[key] for run in phases) for key in phases[0]}}
     cli = [sys.executable, "-m", "reconciler"]
     planfile = workspace.parent / "plan.json"
     commands: dict[str, tuple[list[str], int]] = {
