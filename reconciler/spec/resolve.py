@@ -93,16 +93,19 @@ class _Resolver:
             k = key(getattr(item.spec, key_field))
             seen = first.get(k)
             if seen is not None:
-                self.diags.error(
-                    f"{address(kind, k)} is declared twice",
-                    item.where.field(key_field),
-                    detail=f"first declared at {seen.where.item}",
-                    address=address(kind, k),
-                )
+                self.declared_twice(kind, k, item, key_field, seen.where.item)
                 continue
             first[k] = item
             out.append((k, item))
         return out
+
+    def declared_twice(self, kind: str, k: str, item: Sourced[Any], key_field: str, first: SourceRange) -> None:
+        self.diags.error(
+            f"{address(kind, k)} is declared twice",
+            item.where.field(key_field),
+            detail=f"first declared at {first}",
+            address=address(kind, k),
+        )
 
     def one_to_one(
         self, items: list[tuple[str, Sourced[S]]], kind: str, target_field: str, key: Callable[[str], str], noun: str
@@ -113,14 +116,21 @@ class _Resolver:
             tk = key(target)
             owner = owners.get(tk)
             if owner is not None:
-                self.diags.error(
-                    f'{noun} "{target}" is also the target of {address(kind, owner[0])}',
-                    item.where.field(target_field),
-                    detail=f"identity mappings must be one-to-one; the other is at {owner[1].where.item}",
-                    address=address(kind, k),
-                )
+                self.shared_target(kind, k, item, target_field, noun, owner[0], owner[1].where.item)
                 continue
             owners[tk] = (k, item)
+
+    def shared_target(
+        self, kind: str, k: str, item: Sourced[Any], target_field: str, noun: str, owner: str, at: SourceRange
+    ) -> None:
+        """Two identity mappings into one target: ``item`` names what ``owner`` (written at ``at``) already has."""
+        target = getattr(item.spec, target_field)
+        self.diags.error(
+            f'{noun} "{target}" is also the target of {address(kind, owner)}',
+            item.where.field(target_field),
+            detail=f"identity mappings must be one-to-one; the other is at {at}",
+            address=address(kind, k),
+        )
 
     def organization(self, item: Sourced[Any], kind: str, key: str) -> str | None:
         given: str | None = item.spec.source_organization_id
@@ -265,12 +275,7 @@ class _Resolver:
             k = upn_key(source)
             seen = mappings.get(k)
             if seen is not None:
-                self.diags.error(
-                    f"{address(USER_MAPPING, k)} is declared twice",
-                    item.where.field("source_upn"),
-                    detail=f"first declared at {seen.range}",
-                    address=address(USER_MAPPING, k),
-                )
+                self.declared_twice(USER_MAPPING, k, item, "source_upn", seen.range)
                 continue
             target = spec.target_upn
             tk = upn_key(target)
@@ -278,12 +283,7 @@ class _Resolver:
             if owner is None:
                 owners[tk] = k
             else:
-                self.diags.error(
-                    f'target user "{target}" is also the target of {address(USER_MAPPING, owner)}',
-                    item.where.field("target_upn"),
-                    detail=f"identity mappings must be one-to-one; the other is at {mappings[owner].range}",
-                    address=address(USER_MAPPING, k),
-                )
+                self.shared_target(USER_MAPPING, k, item, "target_upn", "target user", owner, mappings[owner].range)
             user_type = spec.user_type or default_type
             guest = user_type is UserType.GUEST_USER  # a guest's email is its home address, outside the tenant
             email = spec.target_email
